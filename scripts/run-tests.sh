@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test: C unit tests, fuzz corpus replay, integration tests (node:test
+# with the real OpenTelemetry JS exporters against the real binary). Ends with
+# one line "N passed, N failed" summing all suites.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+pass=0 fail=0
+log=$(mktemp -d)/tests.log
+
+count() { # parses "...: N passed, M failed" lines from a suite's output
+  local out=$1 p f
+  while read -r p f; do pass=$((pass + p)); fail=$((fail + f)); done < <(
+    grep -aE '^[^ ]*:? ?[0-9]+ passed, [0-9]+ failed' "$out" | sed -E 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1 \2/; s/^([0-9]+) passed, ([0-9]+) failed.*/\1 \2/')
+}
+
+echo "== unit tests"
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] || continue
+  out=$(mktemp)
+  if ! "$t" >"$out" 2>&1; then cat "$out"; fi
+  grep -E 'passed, [0-9]+ failed' "$out"
+  if ! grep -qE 'passed, [0-9]+ failed' "$out"; then echo "$t: crashed"; cat "$out"; fail=$((fail + 1)); fi
+  count "$out"
+done
+
+echo "== fuzz corpus replay"
+for t in "$BUILD"/fuzz-replay/fuzz_*; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  out=$(mktemp)
+  "$t" tests/fuzz/corpus/"$name" >"$out" 2>&1 || { cat "$out"; }
+  tail -n 1 "$out"
+  if ! grep -qE 'passed, [0-9]+ failed' "$out"; then echo "$name: crashed"; fail=$((fail + 1)); fi
+  count "$out"
+done
+
+if [ -d tests/integration ] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
+  echo "== integration tests"
+  out=$(mktemp)
+  (cd tests/integration && TRACELAMP_BIN="$PWD/../../$BUILD/tracelamp" node --test --test-concurrency=1 --test-reporter=spec *.test.mjs) >"$out" 2>&1
+  rc=$?
+  grep -E '^(✖|ℹ (tests|pass|fail))' "$out" || true
+  if [ $rc -ne 0 ]; then sed -n '/failing tests:/,$p' "$out" | head -80; fi
+  p=$(grep -aE '^ℹ pass [0-9]+' "$out" | awk '{print $3}'); f=$(grep -aE '^ℹ fail [0-9]+' "$out" | awk '{print $3}')
+  pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
+  if [ -z "$p" ]; then echo "integration: runner did not finish"; cat "$out" | tail -40; fail=$((fail + 1)); fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

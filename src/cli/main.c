@@ -1,0 +1,3 @@
+/* main.c - placeholder until the CLI lands. */
+#include <stdio.h>
+int main(void) { puts("tracelamp"); return 0; }
