@@ -1,7 +1,9 @@
 /*
  * core.c - errors, strings, arena, buffers, hex, numbers, time, log (see core.h).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "core/core.h"
 
 #include <ctype.h>
