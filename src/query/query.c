@@ -1,0 +1,565 @@
+/*
+ * query.c - routing and handlers of the query API v1 (../shared/reference/api.md):
+ * GET /api/v1/traces, /api/v1/traces/{id} and /api/v1/stats. Each handler checks
+ * its parameters strictly (unknown or malformed ones are a 400 naming the
+ * parameter), maps them to a store filter, and renders the store's answer.
+ * Stateless: safe to call from several threads at once.
+ */
+#include "query/query_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define QUERY_MAX_BODY ((size_t)256 << 20)   /* ceiling of one response body */
+#define NS_PER_MS 1000000ull
+#define NS_PER_MIN (60ull * 1000000000ull)
+#define DEFAULT_WINDOW_NS (24ull * 3600 * 1000000000ull)
+/* The default window ends a little after now so a trace whose clock runs ahead of
+ * ours (skew) is still listed. */
+#define FUTURE_SKEW_NS (10ull * NS_PER_MIN)
+#define DEFAULT_LIMIT 50
+#define MAX_LIMIT 1000
+#define MAX_FILTER_LEN 1024
+#define MAX_STATS_BUCKETS 100000
+
+enum endpoint { EP_LIST, EP_TRACE, EP_STATS };
+
+struct handler {
+	const struct query_ctx *ctx;
+	const struct query_request *req;
+	struct query_response *resp;
+	const struct query__params *params;
+	uint64_t now;
+	const char *tenant;
+	char err[256];
+};
+
+static int fail(struct query_response *resp, int status, const char *code, const char *msg)
+{
+	resp->status = status;
+	query__render_error(&resp->body, code, msg);
+	return 0;
+}
+
+static int bad_request(struct handler *h)
+{
+	return fail(h->resp, 400, "bad_request", h->err);
+}
+
+static int store_failed(struct handler *h, int rc)
+{
+	char msg[128];
+	snprintf(msg, sizeof msg, "store: %s", tl_strerror(rc));
+	if (rc == TL_ECLOSED || rc == TL_EBUSY)
+		return fail(h->resp, 503, "unavailable", msg);
+	return fail(h->resp, 500, "internal", msg);
+}
+
+/* Finishes a rendered body: a writer error (the body ceiling) becomes a 500. */
+static int finish(struct handler *h, const struct query__jw *w)
+{
+	if (w->err)
+		return fail(h->resp, 500, "internal", w->err == TL_ETOOBIG ? "response too large" : tl_strerror(w->err));
+	h->resp->status = 200;
+	return 0;
+}
+
+/* A plain string filter: optional, at most MAX_FILTER_LEN bytes. */
+static int get_filter(struct handler *h, const char *name, const char **out)
+{
+	const char *v = query__params_get(h->params, name);
+	if (v && strlen(v) > MAX_FILTER_LEN) {
+		snprintf(h->err, sizeof h->err, "parameter %s: longer than %d bytes", name, MAX_FILTER_LEN);
+		return TL_EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* start/end with the api.md defaults (the last 24 hours). */
+static int get_window(struct handler *h, uint64_t *start, uint64_t *end)
+{
+	const char *s = query__params_get(h->params, "start");
+	const char *e = query__params_get(h->params, "end");
+	uint64_t now = h->now;
+	if (s && query_parse_time(s, start)) {
+		snprintf(h->err, sizeof h->err, "parameter start: not Unix seconds/nanoseconds or RFC 3339: \"%.64s\"", s);
+		return TL_EINVAL;
+	}
+	if (e && query_parse_time(e, end)) {
+		snprintf(h->err, sizeof h->err, "parameter end: not Unix seconds/nanoseconds or RFC 3339: \"%.64s\"", e);
+		return TL_EINVAL;
+	}
+	if (!e)
+		*end = now > UINT64_MAX - FUTURE_SKEW_NS ? UINT64_MAX : now + FUTURE_SKEW_NS;
+	if (!s) {
+		uint64_t ref = e ? *end : now;
+		*start = ref > DEFAULT_WINDOW_NS ? ref - DEFAULT_WINDOW_NS : 0;
+	}
+	if (*start > *end) {
+		snprintf(h->err, sizeof h->err, "parameter start: after end");
+		return TL_EINVAL;
+	}
+	return 0;
+}
+
+static int get_duration_ms(struct handler *h, const char *name, int64_t *out)
+{
+	const char *v = query__params_get(h->params, name);
+	*out = -1;
+	if (!v)
+		return 0;
+	if (query__parse_decimal(v, 6, out)) {
+		snprintf(h->err, sizeof h->err, "parameter %s: not a non-negative number of milliseconds: \"%.64s\"",
+			 name, v);
+		return TL_EINVAL;
+	}
+	return 0;
+}
+
+static int parse_list_filter(struct handler *h, struct store_trace_filter *f)
+{
+	static const char *const allowed[] = {"tenant", "service", "name", "model", "provider", "status",
+					      "min_duration_ms", "max_duration_ms", "min_cost_usd", "session",
+					      "run", "agent", "anomaly", "q", "start", "end", "limit", "cursor", NULL};
+	const char *v;
+	memset(f, 0, sizeof *f);
+	if (query__params_check(h->params, allowed, h->err, sizeof h->err))
+		return TL_EINVAL;
+	f->tenant = h->tenant;
+	f->status = -1;
+	f->min_duration_ns = f->max_duration_ns = f->min_cost_nusd = -1;
+	f->limit = DEFAULT_LIMIT;
+	if (get_window(h, &f->start_unix_nano, &f->end_unix_nano) || get_filter(h, "service", &f->service) ||
+	    get_filter(h, "name", &f->name) || get_filter(h, "model", &f->model) ||
+	    get_filter(h, "provider", &f->provider) || get_filter(h, "session", &f->session) ||
+	    get_filter(h, "run", &f->run) || get_filter(h, "agent", &f->agent) || get_filter(h, "q", &f->q) ||
+	    get_duration_ms(h, "min_duration_ms", &f->min_duration_ns) ||
+	    get_duration_ms(h, "max_duration_ms", &f->max_duration_ns))
+		return TL_EINVAL;
+	if (f->min_duration_ns >= 0 && f->max_duration_ns >= 0 && f->min_duration_ns > f->max_duration_ns) {
+		snprintf(h->err, sizeof h->err, "parameter min_duration_ms: greater than max_duration_ms");
+		return TL_EINVAL;
+	}
+	if ((v = query__params_get(h->params, "status"))) {
+		if (strcmp(v, "ok") == 0) {
+			f->status = 0;
+		} else if (strcmp(v, "error") == 0) {
+			f->status = 1;
+		} else {
+			snprintf(h->err, sizeof h->err, "parameter status: must be ok or error, not \"%.64s\"", v);
+			return TL_EINVAL;
+		}
+	}
+	if ((v = query__params_get(h->params, "anomaly"))) {
+		/* "any" or a detector name (as stored: at most 31 bytes) */
+		int ok = strlen(v) < 32;
+		for (const char *c = v; ok && *c; c++)
+			ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+			     *c == '_' || *c == '-' || *c == '.';
+		if (!ok) {
+			snprintf(h->err, sizeof h->err, "parameter anomaly: not \"any\" or a detector name: \"%.64s\"", v);
+			return TL_EINVAL;
+		}
+		f->anomaly = v;
+	}
+	if ((v = query__params_get(h->params, "min_cost_usd")) && query__parse_decimal(v, 9, &f->min_cost_nusd)) {
+		snprintf(h->err, sizeof h->err, "parameter min_cost_usd: not a non-negative number: \"%.64s\"", v);
+		return TL_EINVAL;
+	}
+	if ((v = query__params_get(h->params, "limit"))) {
+		uint64_t l;
+		if (tl_parse_u64(v, strlen(v), &l) || l < 1 || l > MAX_LIMIT) {
+			snprintf(h->err, sizeof h->err, "parameter limit: must be an integer from 1 to %d, not \"%.64s\"",
+				 MAX_LIMIT, v);
+			return TL_EINVAL;
+		}
+		f->limit = (uint32_t)l;
+	}
+	if ((v = query__params_get(h->params, "cursor"))) {
+		if (query__cursor_decode(v, &f->cursor_start, f->cursor_id)) {
+			snprintf(h->err, sizeof h->err, "parameter cursor: not a cursor from next_cursor");
+			return TL_EINVAL;
+		}
+		f->has_cursor = 1;
+	}
+	return 0;
+}
+
+static int handle_list(struct handler *h)
+{
+	struct store_trace_filter f;
+	struct store_trace_summary *sums = NULL;
+	size_t n = 0;
+	int more = 0, rc;
+	struct query__jw w;
+
+	if (parse_list_filter(h, &f)) {
+		rc = bad_request(h);
+		goto out;
+	}
+	rc = store_list_traces(h->ctx->store, &f, &sums, &n, &more);
+	if (rc) {
+		if (rc == TL_EINVAL) {
+			snprintf(h->err, sizeof h->err, "invalid filter");
+			rc = bad_request(h);
+		} else {
+			rc = store_failed(h, rc);
+		}
+		goto out;
+	}
+	query__jw_init(&w, &h->resp->body);
+	query__jw_obj_begin(&w);
+	query__jw_key(&w, "traces");
+	query__jw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		query__render_summary(&w, &sums[i]);
+	query__jw_arr_end(&w);
+	query__jw_key(&w, "next_cursor");
+	if (more && n > 0) {
+		char cur[QUERY__CURSOR_LEN + 1];
+		query__cursor_encode(sums[n - 1].start_unix_nano, sums[n - 1].trace_id, cur);
+		query__jw_str(&w, cur);
+	} else {
+		query__jw_null(&w);
+	}
+	query__jw_obj_end(&w);
+	rc = finish(h, &w);
+out:
+	free(sums);
+	return rc;
+}
+
+static int handle_trace(struct handler *h, const char *id_hex)
+{
+	static const char *const allowed[] = {"tenant", NULL};
+	uint8_t id[16];
+	struct store_trace t;
+	struct query__jw w;
+	int rc, have = 0;
+
+	if (query__params_check(h->params, allowed, h->err, sizeof h->err)) {
+		rc = bad_request(h);
+		goto out;
+	}
+	if (strlen(id_hex) != 32 || tl_hex_decode(id_hex, 32, id, 16) || tl_is_zero(id, 16)) {
+		snprintf(h->err, sizeof h->err, "trace id: must be 32 hex characters, not all zero");
+		rc = bad_request(h);
+		goto out;
+	}
+	memset(&t, 0, sizeof t);
+	rc = store_get_trace(h->ctx->store, h->tenant, id, h->ctx->prices, &t);
+	if (rc == TL_ENOTFOUND) {
+		rc = fail(h->resp, 404, "not_found", "trace not found");
+		goto out;
+	}
+	if (rc) {
+		rc = store_failed(h, rc);
+		goto out;
+	}
+	have = 1;
+	query__jw_init(&w, &h->resp->body);
+	query__render_trace(&w, &t, h->tenant);
+	rc = finish(h, &w);
+out:
+	if (have)
+		store_trace_cleanup(&t);
+	return rc;
+}
+
+/* ---- stats ---- */
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} group_names[] = {
+    {"model", STORE_G_MODEL}, {"provider", STORE_G_PROVIDER}, {"service", STORE_G_SERVICE},
+    {"operation", STORE_G_OPERATION}, {"agent", STORE_G_AGENT},
+};
+#define N_GROUPS (sizeof group_names / sizeof group_names[0])
+
+static int parse_group_by(struct handler *h, const char *v, unsigned *out)
+{
+	*out = 0;
+	const char *s = v;
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		unsigned bit = 0;
+		for (size_t i = 0; i < N_GROUPS; i++)
+			if (strlen(group_names[i].name) == len && memcmp(group_names[i].name, s, len) == 0)
+				bit = group_names[i].bit;
+		if (!bit) {
+			snprintf(h->err, sizeof h->err,
+				 "parameter group_by: \"%.*s\" is not one of model, provider, service, operation, agent",
+				 (int)(len > 64 ? 64 : len), s);
+			return TL_EINVAL;
+		}
+		*out |= bit;
+		if (!comma)
+			break;
+		s = comma + 1;
+	}
+	return 0;
+}
+
+static const char *group_value(const struct store_stats_point *p, unsigned bit)
+{
+	switch (bit) {
+	case STORE_G_MODEL: return p->model;
+	case STORE_G_PROVIDER: return p->provider;
+	case STORE_G_SERVICE: return p->service;
+	case STORE_G_OPERATION: return p->operation;
+	default: return p->agent;
+	}
+}
+
+/* Length of a group value field (each is a NUL-terminated array unless full). */
+static size_t group_len(const struct store_stats_point *p, unsigned bit)
+{
+	switch (bit) {
+	case STORE_G_MODEL: return strnlen(p->model, sizeof p->model);
+	case STORE_G_PROVIDER: return strnlen(p->provider, sizeof p->provider);
+	case STORE_G_SERVICE: return strnlen(p->service, sizeof p->service);
+	case STORE_G_OPERATION: return strnlen(p->operation, sizeof p->operation);
+	default: return strnlen(p->agent, sizeof p->agent);
+	}
+}
+
+static int same_group(const struct store_stats_point *a, const struct store_stats_point *b, unsigned group_by)
+{
+	for (size_t i = 0; i < N_GROUPS; i++) {
+		unsigned bit = group_names[i].bit;
+		if (!(group_by & bit))
+			continue;
+		size_t la = group_len(a, bit), lb = group_len(b, bit);
+		if (la != lb || memcmp(group_value(a, bit), group_value(b, bit), la))
+			return 0;
+	}
+	return 1;
+}
+
+static void render_point(struct query__jw *w, const struct store_stats_point *p)
+{
+	query__jw_obj_begin(w);
+	query__jw_key(w, "start_unix_nano");
+	query__jw_u64_str(w, p->bucket_start);
+	query__jw_key(w, "calls");
+	query__jw_u64(w, p->calls);
+	query__jw_key(w, "errors");
+	query__jw_u64(w, p->errors);
+	query__jw_key(w, "input_tokens");
+	query__jw_i64(w, p->input_tokens);
+	query__jw_key(w, "output_tokens");
+	query__jw_i64(w, p->output_tokens);
+	query__jw_key(w, "cache_read_tokens");
+	query__jw_i64(w, p->cache_read_tokens);
+	query__jw_key(w, "cache_write_tokens");
+	query__jw_i64(w, p->cache_write_tokens);
+	query__jw_key(w, "reasoning_tokens");
+	query__jw_i64(w, p->reasoning_tokens);
+	query__jw_key(w, "cost_usd");
+	query__jw_nusd(w, p->cost_nusd);
+	query__jw_key(w, "latency_ms");
+	query__jw_obj_begin(w);
+	query__jw_key(w, "p50");
+	query__jw_double(w, p->p50_ms);
+	query__jw_key(w, "p95");
+	query__jw_double(w, p->p95_ms);
+	query__jw_key(w, "p99");
+	query__jw_double(w, p->p99_ms);
+	query__jw_obj_end(w);
+	query__jw_obj_end(w);
+}
+
+static int parse_stats_filter(struct handler *h, struct store_stats_filter *f)
+{
+	static const char *const allowed[] = {"tenant", "group_by", "step", "service", "model", "provider",
+					      "agent", "operation", "start", "end", NULL};
+	const char *v;
+
+	memset(f, 0, sizeof *f);
+	f->tenant = h->tenant;
+	if (query__params_check(h->params, allowed, h->err, sizeof h->err) ||
+	    get_window(h, &f->start_unix_nano, &f->end_unix_nano) || get_filter(h, "service", &f->service) ||
+	    get_filter(h, "model", &f->model) || get_filter(h, "provider", &f->provider) ||
+	    get_filter(h, "agent", &f->agent) || get_filter(h, "operation", &f->operation) ||
+	    ((v = query__params_get(h->params, "group_by")) && parse_group_by(h, v, &f->group_by)))
+		return TL_EINVAL;
+	if ((v = query__params_get(h->params, "step"))) {
+		if (query__parse_step(v, &f->step_ns) || f->step_ns < NS_PER_MIN || f->step_ns % NS_PER_MIN) {
+			snprintf(h->err, sizeof h->err,
+				 "parameter step: must be a duration of whole minutes (1m, 5m, 1h, 1d), not \"%.32s\"", v);
+			return TL_EINVAL;
+		}
+		if ((f->end_unix_nano - f->start_unix_nano) / f->step_ns > MAX_STATS_BUCKETS) {
+			snprintf(h->err, sizeof h->err, "parameter step: more than %d buckets in the range",
+				 MAX_STATS_BUCKETS);
+			return TL_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int handle_stats(struct handler *h)
+{
+	struct store_stats_filter f;
+	struct store_stats_point *pts = NULL;
+	size_t n = 0;
+	struct query__jw w;
+	int rc;
+
+	if (parse_stats_filter(h, &f)) {
+		rc = bad_request(h);
+		goto out;
+	}
+	rc = store_stats(h->ctx->store, &f, &pts, &n);
+	if (rc) {
+		rc = store_failed(h, rc);
+		goto out;
+	}
+	query__jw_init(&w, &h->resp->body);
+	query__jw_obj_begin(&w);
+	query__jw_key(&w, "series");
+	query__jw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0 || !same_group(&pts[i - 1], &pts[i], f.group_by)) {
+			if (i > 0) {
+				query__jw_arr_end(&w);
+				query__jw_obj_end(&w);
+			}
+			query__jw_obj_begin(&w);
+			query__jw_key(&w, "group");
+			query__jw_obj_begin(&w);
+			for (size_t g = 0; g < N_GROUPS; g++) {
+				if (!(f.group_by & group_names[g].bit))
+					continue;
+				query__jw_key(&w, group_names[g].name);
+				query__jw_strn(&w, group_value(&pts[i], group_names[g].bit),
+					       group_len(&pts[i], group_names[g].bit));
+			}
+			query__jw_obj_end(&w);
+			query__jw_key(&w, "points");
+			query__jw_arr_begin(&w);
+		}
+		render_point(&w, &pts[i]);
+	}
+	if (n > 0) {
+		query__jw_arr_end(&w);
+		query__jw_obj_end(&w);
+	}
+	query__jw_arr_end(&w);
+	query__jw_key(&w, "start_unix_nano");
+	query__jw_u64_str(&w, f.start_unix_nano);
+	query__jw_key(&w, "end_unix_nano");
+	query__jw_u64_str(&w, f.end_unix_nano);
+	query__jw_key(&w, "step_ns");
+	query__jw_u64(&w, f.step_ns);
+	query__jw_obj_end(&w);
+	rc = finish(h, &w);
+out:
+	free(pts);
+	return rc;
+}
+
+/* ---- entry points for tests ---- */
+
+int query__list_filter(const struct query__params *p, const char *tenant, uint64_t now,
+		       struct store_trace_filter *f, char *err, size_t errlen)
+{
+	struct handler h;
+	memset(&h, 0, sizeof h);
+	h.params = p;
+	h.now = now;
+	h.tenant = tenant;
+	int rc = parse_list_filter(&h, f);
+	if (rc)
+		snprintf(err, errlen, "%s", h.err);
+	return rc;
+}
+
+int query__stats_filter(const struct query__params *p, const char *tenant, uint64_t now,
+			struct store_stats_filter *f, char *err, size_t errlen)
+{
+	struct handler h;
+	memset(&h, 0, sizeof h);
+	h.params = p;
+	h.now = now;
+	h.tenant = tenant;
+	int rc = parse_stats_filter(&h, f);
+	if (rc)
+		snprintf(err, errlen, "%s", h.err);
+	return rc;
+}
+
+/* ---- routing ---- */
+
+static int is_api_path(const char *p)
+{
+	return strncmp(p, "/api/v1", 7) == 0 && (p[7] == 0 || p[7] == '/');
+}
+
+int query_handle(const struct query_ctx *ctx, const struct query_request *req, struct query_response *resp)
+{
+	struct handler h;
+	struct query__params params;
+	enum endpoint ep;
+	const char *id = NULL;
+	int rc = 0;
+
+	memset(&h, 0, sizeof h);
+	memset(&params, 0, sizeof params);
+	h.params = &params;
+	h.now = req->now_unix_nano;
+	tl_buf_init(&resp->body, QUERY_MAX_BODY);
+	resp->content_type = "application/json";
+	resp->status = 200;
+	h.ctx = ctx;
+	h.req = req;
+	h.resp = resp;
+	if (!req->path || !is_api_path(req->path)) {
+		resp->status = 404;
+		rc = TL_ENOTFOUND;
+		goto out;
+	}
+	const char *rest = req->path + 7;
+	if (strcmp(rest, "/traces") == 0 || strcmp(rest, "/traces/") == 0) {
+		ep = EP_LIST;
+	} else if (strncmp(rest, "/traces/", 8) == 0 && !strchr(rest + 8, '/')) {
+		ep = EP_TRACE;
+		id = rest + 8;
+	} else if (strcmp(rest, "/stats") == 0 || strcmp(rest, "/stats/") == 0) {
+		ep = EP_STATS;
+	} else {
+		fail(resp, 404, "not_found", "unknown API path");
+		goto out;
+	}
+	if (!req->method || (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)) {
+		fail(resp, 405, "method_not_allowed", "only GET is allowed here");
+		goto out;
+	}
+	if (query__params_parse(req->query, &params, h.err, sizeof h.err)) {
+		bad_request(&h);
+		goto out;
+	}
+	const char *tp = query__params_get(&params, "tenant");
+	if (req->tenant_header && req->tenant_header[0])
+		h.tenant = req->tenant_header;
+	else if (tp)
+		h.tenant = tp;
+	else
+		h.tenant = "default";
+	if (!query__tenant_valid(h.tenant)) {
+		snprintf(h.err, sizeof h.err, "tenant: must be 1-64 characters of A-Z a-z 0-9 . _ -");
+		bad_request(&h);
+		goto out;
+	}
+	switch (ep) {
+	case EP_LIST: handle_list(&h); break;
+	case EP_TRACE: handle_trace(&h, id); break;
+	case EP_STATS: handle_stats(&h); break;
+	}
+out:
+	query__params_cleanup(&params);
+	return rc;
+}
