@@ -136,10 +136,14 @@ static void str_or_null(struct query__jw *w, struct tl_str s)
 	query__jw_str_or_null(w, s.p, s.n);
 }
 
-static void tokens(struct query__jw *w, const char *key, int64_t v)
+/* A call that reported usage at all reports the kinds it left out as 0 (the
+ * contract's numbers); a span with no usage has null tokens. */
+static void tokens(struct query__jw *w, const char *key, int64_t v, int has_usage)
 {
 	query__jw_key(w, key);
-	if (v == TL_NONE)
+	if (v == TL_NONE && has_usage)
+		query__jw_i64(w, 0);
+	else if (v == TL_NONE)
 		query__jw_null(w);
 	else
 		query__jw_i64(w, v);
@@ -160,11 +164,14 @@ static void render_genai(struct query__jw *w, const struct tl_genai *g)
 	str_or_null(w, g->request_model);
 	query__jw_key(w, "response_model");
 	str_or_null(w, g->response_model);
-	tokens(w, "input_tokens", g->input_tokens);
-	tokens(w, "output_tokens", g->output_tokens);
-	tokens(w, "cache_read_tokens", g->cache_read_tokens);
-	tokens(w, "cache_write_tokens", g->cache_write_tokens);
-	tokens(w, "reasoning_tokens", g->reasoning_tokens);
+	int has_usage = g->input_tokens != TL_NONE || g->output_tokens != TL_NONE ||
+			g->cache_read_tokens != TL_NONE || g->cache_write_tokens != TL_NONE ||
+			g->reasoning_tokens != TL_NONE;
+	tokens(w, "input_tokens", g->input_tokens, has_usage);
+	tokens(w, "output_tokens", g->output_tokens, has_usage);
+	tokens(w, "cache_read_tokens", g->cache_read_tokens, has_usage);
+	tokens(w, "cache_write_tokens", g->cache_write_tokens, has_usage);
+	tokens(w, "reasoning_tokens", g->reasoning_tokens, has_usage);
 	query__jw_key(w, "cost_usd");
 	if (g->cost_nusd == TL_NONE)
 		query__jw_null(w);
