@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 DEB_PKGS=(build-essential pkg-config clang libclang-rt-14-dev
   libsqlite3-dev sqlite3 libevent-dev libnghttp2-dev libzstd-dev zlib1g-dev
-  libcurl4-openssl-dev libyaml-dev libjansson-dev curl prometheus)
+  libcurl4-openssl-dev libyaml-dev libjansson-dev curl prometheus chromium)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
