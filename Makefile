@@ -11,8 +11,10 @@ CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc -pthread $(shell pkg-config --cflags $(P
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 BUILD   := build
-SRCS    := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort)
-CLISRCS := $(shell find src/cli -name '*.c' | sort)
+# The library holds every module; src/cli/config.c is in it too so its unit test can
+# link it. The other src/cli files are the binary's subcommands.
+SRCS    := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort) src/cli/config.c
+CLISRCS := $(filter-out src/cli/config.c,$(shell find src/cli -name '*.c' | sort))
 GENSRCS := $(BUILD)/gen/prices_builtin.c
 OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/prices_builtin.o
 CLIOBJS := $(CLISRCS:%.c=$(BUILD)/obj/%.o)
@@ -36,9 +38,9 @@ $(BUILD)/obj/gen/prices_builtin.o: $(BUILD)/gen/prices_builtin.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libtl.a: $(OBJS)
+$(BUILD)/libtl.a: $(OBJS) Makefile
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(OBJS)
 
 $(BUILD)/tracelamp: $(CLIOBJS) $(BUILD)/libtl.a
 	$(CC) $(CFLAGS) -o $@ $(CLIOBJS) $(BUILD)/libtl.a $(LDLIBS)

@@ -8,7 +8,7 @@
 
 #include <unistd.h>
 
-#include "cli/config.c"
+#include "cli/config.h"
 
 static char err[512];
 
