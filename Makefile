@@ -20,7 +20,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/prices_builtin.o
 CLIOBJS := $(CLISRCS:%.c=$(BUILD)/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter-out tests/unit/tl_test.c,$(wildcard tests/unit/test_*.c)))
 
-.PHONY: all run test unit bench fuzz asan clean deps check-banned
+.PHONY: all run test unit bench fuzz fuzz-replay asan clean deps check-banned
 all: $(BUILD)/tracelamp
 
 deps:
@@ -54,7 +54,7 @@ unit: $(UNIT)
 run: deps all
 	$(BUILD)/tracelamp serve
 
-test: deps all unit fuzz-replay
+test: deps all sdk unit fuzz-replay
 	@bash scripts/run-tests.sh
 
 bench: deps all
@@ -82,6 +82,50 @@ fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	  LDLIBS="$(LDLIBS) -fsanitize=address,undefined" all unit
+
+# ---- libtracelamp: the C SDK (sdk/, examples/agent.c, docs/sdk.md) -----------
+SDKSRCS   := $(sort $(wildcard sdk/src/*.c))
+SDKSHARED := src/core/core.c src/proto/proto.c src/otlp/encode.c
+SDKOBJS   := $(SDKSRCS:%.c=$(BUILD)/sdkobj/%.o) $(SDKSHARED:%.c=$(BUILD)/sdkobj/%.o)
+SDKCFLAGS := $(CSTD) $(WARN) $(OPT) -Isrc -Isdk/include -pthread -fPIC -fvisibility=hidden
+SDKLIBS   := -lcurl -lz -pthread
+
+.PHONY: sdk sdk-bench sdk-e2e
+sdk: $(BUILD)/libtracelamp.so $(BUILD)/libtracelamp.a $(BUILD)/examples/agent
+
+$(BUILD)/sdkobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SDKCFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtracelamp.so: $(SDKOBJS)
+	$(CC) -shared -Wl,-soname,libtracelamp.so -Wl,--no-undefined -o $@ $^ $(SDKLIBS)
+
+$(BUILD)/libtracelamp.a: $(SDKOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/examples/agent: examples/agent.c sdk/include/tracelamp.h $(BUILD)/libtracelamp.so
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) -Isdk/include -o $@ $< -L$(BUILD) -l:libtracelamp.so -Wl,-rpath,'$$ORIGIN/..'
+
+$(BUILD)/sdk/bench_noop: sdk/bench/bench_noop.c sdk/include/tracelamp.h $(BUILD)/libtracelamp.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(OPT) -Isdk/include -o $@ $< $(BUILD)/libtracelamp.a $(SDKLIBS)
+
+# Explicit rule: overrides the $(BUILD)/tests/% pattern (the test compiles the SDK
+# sources itself and wraps malloc to prove the disabled path allocates nothing).
+$(BUILD)/tests/test_sdk: tests/unit/test_sdk.c tests/unit/tl_test.h $(SDKSRCS) sdk/src/sdk_int.h sdk/include/tracelamp.h $(BUILD)/libtl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isdk/include -Itests/unit -o $@ $< $(SDKSRCS) $(BUILD)/libtl.a $(LDLIBS) $(SDKLIBS) \
+	  -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+
+sdk-bench: $(BUILD)/sdk/bench_noop
+	$(BUILD)/sdk/bench_noop
+
+sdk-e2e: $(BUILD)/tracelamp $(BUILD)/examples/agent
+	bash tests/sdk/e2e.sh
+
+-include $(shell find $(BUILD)/sdkobj -name '*.d' 2>/dev/null)
 
 check-banned:
 	@bash scripts/check-banned.sh

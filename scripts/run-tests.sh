@@ -35,6 +35,17 @@ for t in "$BUILD"/fuzz-replay/fuzz_*; do
   count "$out"
 done
 
+echo "== shell suites (tests/*/e2e.sh)"
+for t in tests/*/e2e.sh; do
+  [ -f "$t" ] || continue
+  out=$(mktemp)
+  TRACELAMP_BIN="$BUILD/tracelamp" bash "$t" >"$out" 2>&1
+  tail -n 1 "$out"
+  if ! grep -qE 'passed, [0-9]+ failed' "$out"; then echo "$t: did not finish"; cat "$out"; fail=$((fail + 1)); fi
+  grep -q FAIL "$out" && grep FAIL "$out"
+  count "$out"
+done
+
 if [ -d tests/integration ] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
   echo "== integration tests"
   out=$(mktemp)
