@@ -3,6 +3,7 @@
 // what was sent.
 
 import { test, before, after } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { Daemon, parsePrometheus, familyOf, req1, toOtlpProto, chatSpan, mkSpan, newTraceId } from './lib.mjs';
 
@@ -26,6 +27,11 @@ test('metrics text parses and every family has HELP and TYPE', async () => {
 		assert.ok(type.has(fam), `TYPE for ${s.name}`);
 		assert.ok(help.has(fam), `HELP for ${s.name}`);
 	}
+	// The reference checker of the format (Debian's prometheus package): it exits
+	// non-zero on syntax errors and on lint problems (naming, units, HELP).
+	const pt = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+	assert.equal(pt.error, undefined, 'promtool must be installed (scripts/install-deps.sh)');
+	assert.equal(pt.status, 0, `promtool check metrics failed:\n${pt.stdout}${pt.stderr}`);
 	const rss = samples.find((s) => s.name === 'process_resident_memory_bytes');
 	assert.ok(rss && rss.value > 1e6 && rss.value < 4e9, `process_resident_memory_bytes ${rss?.value}`);
 });
