@@ -6,7 +6,7 @@ ifeq ($(CI),true)
 WARN    += -Werror
 endif
 OPT     ?= -O2 -g
-PKGS    := sqlite3 libevent libevent_pthreads zlib libzstd yaml-0.1 jansson
+PKGS    := sqlite3 libevent libevent_pthreads zlib libzstd yaml-0.1 jansson libcurl
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
@@ -15,8 +15,10 @@ BUILD   := build
 # link it. The other src/cli files are the binary's subcommands.
 SRCS    := $(shell find src -name '*.c' ! -path 'src/cli/*' | sort) src/cli/config.c
 CLISRCS := $(filter-out src/cli/config.c,$(shell find src/cli -name '*.c' | sort))
-GENSRCS := $(BUILD)/gen/prices_builtin.c
-OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/prices_builtin.o
+GENSRCS := $(BUILD)/gen/prices_builtin.c $(BUILD)/gen/ui_assets.c
+OBJS    := $(SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/prices_builtin.o $(BUILD)/obj/gen/ui_assets.o
+UI_SRCS := $(wildcard web/*.js web/*.css web/*.html)
+UI_DIST := web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css
 CLIOBJS := $(CLISRCS:%.c=$(BUILD)/obj/%.o)
 UNIT    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(filter-out tests/unit/tl_test.c,$(wildcard tests/unit/test_*.c)))
 
@@ -35,6 +37,19 @@ $(BUILD)/gen/prices_builtin.c: prices/prices.yaml scripts/embed.sh
 	bash scripts/embed.sh tl_builtin_prices prices/prices.yaml > $@
 
 $(BUILD)/obj/gen/prices_builtin.o: $(BUILD)/gen/prices_builtin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The web UI (web/) and uPlot (npm) are embedded into the binary, gzip-compressed.
+$(UI_DIST): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(UI_DIST)
+
+$(BUILD)/gen/ui_assets.c: $(UI_SRCS) $(UI_DIST) scripts/embed-ui.sh
+	@mkdir -p $(dir $@)
+	bash scripts/embed-ui.sh web web/node_modules/uplot/dist > $@
+
+$(BUILD)/obj/gen/ui_assets.o: $(BUILD)/gen/ui_assets.c src/ui/ui.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -24,12 +24,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages for the integration tests (real OpenTelemetry JS exporters).
-if [ "${1:-}" != "--no-npm" ] && [ -f "$here/tests/integration/package.json" ]; then
-  cd "$here/tests/integration"
-  if [ ! -d node_modules ] || [ package.json -nt node_modules/.installed ]; then
-    echo "install-deps: npm install (tests/integration)"
-    npm install --no-audit --no-fund --loglevel=error
-    touch node_modules/.installed
-  fi
+# npm packages, each folder from its lock file: web/ (uPlot, embedded into the binary),
+# tests/integration (the official OpenTelemetry JS exporters, openai), tests/e2e
+# (playwright-core driving Debian's chromium).
+if [ "${1:-}" != "--no-npm" ]; then
+  for dir in web tests/integration tests/e2e; do
+    [ -f "$here/$dir/package.json" ] || continue
+    cd "$here/$dir"
+    if [ ! -f node_modules/.installed ] || [ package.json -nt node_modules/.installed ] ||
+       [ package-lock.json -nt node_modules/.installed ]; then
+      echo "install-deps: npm ci ($dir)"
+      npm ci --no-audit --no-fund --loglevel=error
+      touch node_modules/.installed
+    fi
+  done
 fi

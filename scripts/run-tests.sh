@@ -46,17 +46,25 @@ for t in tests/*/e2e.sh; do
   count "$out"
 done
 
-if [ -d tests/integration ] && ls tests/integration/*.test.mjs >/dev/null 2>&1; then
-  echo "== integration tests"
-  out=$(mktemp)
-  (cd tests/integration && TRACELAMP_BIN="$PWD/../../$BUILD/tracelamp" node --test --test-concurrency=1 --test-reporter=spec *.test.mjs) >"$out" 2>&1
-  rc=$?
-  grep -E '^(✖|ℹ (tests|pass|fail))' "$out" || true
+# node:test suites: integration (real OpenTelemetry JS exporters, openai client) and
+# e2e (headless Debian chromium driven by playwright-core); both drive the real binary.
+node_suite() { # node_suite DIR EXTRA_ENV...
+  local dir=$1; shift
+  ls "$dir"/*.test.mjs >/dev/null 2>&1 || return 0
+  echo "== $dir"
+  local out; out=$(mktemp)
+  (cd "$dir" && env "$@" TRACELAMP_BIN="$PWD/../../$BUILD/tracelamp" node --test --test-concurrency=1 --test-reporter=spec *.test.mjs) >"$out" 2>&1
+  local rc=$?
+  grep -aE '^(✖|ℹ (tests|pass|fail))' "$out" || true
   if [ $rc -ne 0 ]; then sed -n '/failing tests:/,$p' "$out" | head -80; fi
+  local p f
   p=$(grep -aE '^ℹ pass [0-9]+' "$out" | awk '{print $3}'); f=$(grep -aE '^ℹ fail [0-9]+' "$out" | awk '{print $3}')
   pass=$((pass + ${p:-0})); fail=$((fail + ${f:-0}))
-  if [ -z "$p" ]; then echo "integration: runner did not finish"; cat "$out" | tail -40; fail=$((fail + 1)); fi
-fi
+  if [ -z "$p" ]; then echo "$dir: runner did not finish"; tail -40 "$out"; fail=$((fail + 1)); fi
+  if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then echo "$dir: node exited $rc"; fail=$((fail + 1)); fi
+}
+node_suite tests/integration
+node_suite tests/e2e TRACELAMP_E2E_REQUIRE_EMBEDDED=1
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

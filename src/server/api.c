@@ -14,6 +14,7 @@
 #include "metrics/metrics.h"
 #include "pipeline/pipeline.h"
 #include "query/query.h"
+#include "ui/ui.h"
 
 static const char *method_name(enum evhttp_cmd_type m)
 {
@@ -146,6 +147,8 @@ void server_api_handle(struct evhttp_request *req, struct server_loop *loop, voi
 			serve_metrics(req, api);
 		else
 			reply_error(req, 405, "method_not_allowed", "use GET");
+	} else if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
+		ui_serve(req, path); /* the web UI, embedded in the binary */
 	} else {
 		reply_error(req, 404, "not_found", "no such path");
 	}
