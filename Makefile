@@ -69,7 +69,7 @@ unit: $(UNIT)
 run: deps all
 	$(BUILD)/tracelamp serve
 
-test: deps all sdk unit fuzz-replay
+test: deps all sdk trace-propagation unit fuzz-replay
 	@bash scripts/run-tests.sh
 
 bench: deps all
@@ -141,6 +141,8 @@ sdk-e2e: $(BUILD)/tracelamp $(BUILD)/examples/agent
 	bash tests/sdk/e2e.sh
 
 -include $(shell find $(BUILD)/sdkobj -name '*.d' 2>/dev/null)
+
+include tests/integration/trace-propagation/rules.mk
 
 check-banned:
 	@bash scripts/check-banned.sh

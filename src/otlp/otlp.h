@@ -67,4 +67,28 @@ int otlp_encode_trace_response_json(struct tl_buf *b, int64_t rejected, const ch
 int otlp_encode_status_pb(struct tl_buf *b, int32_t code, const char *msg);
 int otlp_encode_status_json(struct tl_buf *b, int32_t code, const char *msg);
 
+/* ---- metrics (tracelamp verify) ------------------------------------------ */
+
+/* One LLM call's token usage, recorded as one observation per token type. */
+struct otlp_token_usage {
+	const char *operation;      /* gen_ai.operation.name, e.g. "chat" (required) */
+	const char *provider;       /* gen_ai.provider.name (required) */
+	const char *request_model;  /* gen_ai.request.model, NULL = absent */
+	const char *response_model; /* gen_ai.response.model, NULL = absent */
+	int64_t input_tokens;       /* gen_ai.token.type=input observation; < 0 = none */
+	int64_t output_tokens;      /* gen_ai.token.type=output observation; < 0 = none */
+};
+
+/*
+ * Encodes an ExportMetricsServiceRequest holding one gen_ai.client.token.usage
+ * histogram (unit {token}, CUMULATIVE, the GenAI conventions' recommended bucket
+ * bounds) with, for every call, one data point per reported token type (count 1,
+ * sum = min = max = the tokens). The resource carries service.name = service;
+ * the scope is named scope. Data points span [start, time]. Appends to b.
+ * Returns 0, TL_EINVAL (missing operation or provider), or a tl_buf error.
+ */
+int otlp_encode_token_usage_metrics(struct tl_buf *b, const char *service, const char *scope,
+				    const struct otlp_token_usage *calls, size_t n, uint64_t start_unix_nano,
+				    uint64_t time_unix_nano);
+
 #endif

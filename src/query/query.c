@@ -1,11 +1,13 @@
 /*
  * query.c - routing and handlers of the query API v1 (../shared/reference/api.md):
- * GET /api/v1/traces, /api/v1/traces/{id} and /api/v1/stats. Each handler checks
+ * GET /api/v1/traces, /api/v1/traces/{id}, /api/v1/stats and /api/v1/integrity
+ * (trace integrity, src/integrity). Each handler checks
  * its parameters strictly (unknown or malformed ones are a 400 naming the
  * parameter), maps them to a store filter, and renders the store's answer.
  * Stateless: safe to call from several threads at once.
  */
 #include "query/query_int.h"
+#include "integrity/integrity.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +23,11 @@
 #define MAX_LIMIT 1000
 #define MAX_FILTER_LEN 1024
 #define MAX_STATS_BUCKETS 100000
+#define DEFAULT_INTEGRITY_EXAMPLES 10
+#define DEFAULT_INTEGRITY_TRACES 100000
+#define MAX_INTEGRITY_TRACES 1000000
 
-enum endpoint { EP_LIST, EP_TRACE, EP_STATS };
+enum endpoint { EP_LIST, EP_TRACE, EP_STATS, EP_INTEGRITY };
 
 struct handler {
 	const struct query_ctx *ctx;
@@ -462,6 +467,124 @@ out:
 	return rc;
 }
 
+/* ---- integrity ---- */
+
+/* An integer parameter in [lo, hi], or def when absent. */
+static int get_uint(struct handler *h, const char *name, uint64_t lo, uint64_t hi, uint64_t def, uint64_t *out)
+{
+	const char *v = query__params_get(h->params, name);
+	*out = def;
+	if (!v)
+		return 0;
+	if (tl_parse_u64(v, strlen(v), out) || *out < lo || *out > hi) {
+		snprintf(h->err, sizeof h->err, "parameter %s: must be an integer from %llu to %llu, not \"%.64s\"", name,
+			 (unsigned long long)lo, (unsigned long long)hi, v);
+		return TL_EINVAL;
+	}
+	return 0;
+}
+
+static int parse_integrity_params(struct handler *h, struct integrity_params *p)
+{
+	static const char *const allowed[] = {"tenant", "start", "end", "max_examples", "skew_tolerance_ms",
+					      "settle_ms", "max_traces", NULL};
+	int64_t tol_ns, settle_ns;
+	uint64_t examples, traces;
+
+	memset(p, 0, sizeof *p);
+	p->tenant = h->tenant;
+	p->now_unix_nano = h->now;
+	if (query__params_check(h->params, allowed, h->err, sizeof h->err) ||
+	    get_window(h, &p->start_unix_nano, &p->end_unix_nano) ||
+	    get_duration_ms(h, "skew_tolerance_ms", &tol_ns) || get_duration_ms(h, "settle_ms", &settle_ns) ||
+	    get_uint(h, "max_examples", 0, INTEGRITY_MAX_EXAMPLES, DEFAULT_INTEGRITY_EXAMPLES, &examples) ||
+	    get_uint(h, "max_traces", 1, MAX_INTEGRITY_TRACES, DEFAULT_INTEGRITY_TRACES, &traces))
+		return TL_EINVAL;
+	p->skew_tolerance_ns = tol_ns < 0 ? 0 : (uint64_t)tol_ns;
+	p->settle_ns = settle_ns < 0 ? 0 : (uint64_t)settle_ns;
+	p->max_examples = (uint32_t)examples;
+	p->max_traces = traces;
+	return 0;
+}
+
+static void render_integrity(struct query__jw *w, const struct integrity_params *p, const struct integrity_report *r)
+{
+	query__jw_obj_begin(w);
+	query__jw_key(w, "start_unix_nano");
+	query__jw_u64_str(w, p->start_unix_nano);
+	query__jw_key(w, "end_unix_nano");
+	query__jw_u64_str(w, p->end_unix_nano);
+	query__jw_key(w, "traces_scanned");
+	query__jw_u64(w, r->traces_scanned);
+	query__jw_key(w, "spans_scanned");
+	query__jw_u64(w, r->spans_scanned);
+	query__jw_key(w, "traces_unsettled");
+	query__jw_u64(w, r->traces_unsettled);
+	query__jw_key(w, "truncated");
+	query__jw_bool(w, r->truncated);
+	query__jw_key(w, "issues");
+	query__jw_u64(w, integrity_report_total(r));
+	for (int k = 0; k < INTEGRITY_NKINDS; k++) {
+		const struct integrity_issue *is = &r->kinds[k];
+		query__jw_key(w, integrity_kind_name(k));
+		query__jw_obj_begin(w);
+		query__jw_key(w, "count");
+		query__jw_u64(w, is->count);
+		query__jw_key(w, "examples");
+		query__jw_arr_begin(w);
+		for (uint32_t i = 0; i < is->n_examples; i++) {
+			const struct integrity_example *e = &is->examples[i];
+			query__jw_obj_begin(w);
+			query__jw_key(w, "trace_id");
+			query__jw_hex(w, e->trace_id, 16);
+			query__jw_key(w, "span_id");
+			query__jw_hex(w, e->span_id, 8);
+			query__jw_key(w, "parent_span_id");
+			if (e->has_parent)
+				query__jw_hex(w, e->parent_span_id, 8);
+			else
+				query__jw_null(w);
+			if (e->has_other_trace) {
+				query__jw_key(w, "parent_trace_id");
+				query__jw_hex(w, e->other_trace_id, 16);
+			}
+			query__jw_key(w, "detail");
+			query__jw_str(w, e->detail);
+			query__jw_obj_end(w);
+		}
+		query__jw_arr_end(w);
+		query__jw_obj_end(w);
+	}
+	query__jw_obj_end(w);
+}
+
+static int handle_integrity(struct handler *h)
+{
+	struct integrity_params p;
+	struct integrity_report *r = NULL;
+	struct query__jw w;
+	int rc;
+
+	if (parse_integrity_params(h, &p)) {
+		rc = bad_request(h);
+		goto out;
+	}
+	r = malloc(sizeof *r); /* about 100 KiB of examples: not on the stack */
+	if (!r)
+		abort();
+	rc = integrity_check(h->ctx->store, h->ctx->prices, &p, r);
+	if (rc) {
+		rc = store_failed(h, rc);
+		goto out;
+	}
+	query__jw_init(&w, &h->resp->body);
+	render_integrity(&w, &p, r);
+	rc = finish(h, &w);
+out:
+	free(r);
+	return rc;
+}
+
 /* ---- entry points for tests ---- */
 
 int query__list_filter(const struct query__params *p, const char *tenant, uint64_t now,
@@ -530,6 +653,8 @@ int query_handle(const struct query_ctx *ctx, const struct query_request *req, s
 		id = rest + 8;
 	} else if (strcmp(rest, "/stats") == 0 || strcmp(rest, "/stats/") == 0) {
 		ep = EP_STATS;
+	} else if (strcmp(rest, "/integrity") == 0 || strcmp(rest, "/integrity/") == 0) {
+		ep = EP_INTEGRITY;
 	} else {
 		fail(resp, 404, "not_found", "unknown API path");
 		goto out;
@@ -558,6 +683,7 @@ int query_handle(const struct query_ctx *ctx, const struct query_request *req, s
 	case EP_LIST: handle_list(&h); break;
 	case EP_TRACE: handle_trace(&h, id); break;
 	case EP_STATS: handle_stats(&h); break;
+	case EP_INTEGRITY: handle_integrity(&h); break;
 	}
 out:
 	query__params_cleanup(&params);
