@@ -6,8 +6,21 @@
 #ifndef TL_CLI_H
 #define TL_CLI_H
 
+#include <stddef.h>
+
 int cli_serve(int argc, char **argv);  /* serve.c */
 int cli_config(int argc, char **argv); /* serve.c: prints the effective config */
 int cli_bench(int argc, char **argv);  /* bench.c: load generator */
+int cli_verify(int argc, char **argv); /* verify.c: send a GenAI trace, poll until stored (deploy gate) */
+int cli_check(int argc, char **argv);  /* check.c: trace integrity via GET /api/v1/integrity */
+
+struct tl_buf;
+
+/* GET url with libcurl (X-Tracelamp-Tenant: tenant when not NULL), waiting at
+ * most timeout_ms. On 0, *status is the HTTP status and *body the response,
+ * owned by the caller (tl_buf_cleanup). On a transport error returns TL_EIO
+ * with err filled. Defined in verify.c; the caller has run curl_global_init. */
+int cli__http_get(const char *url, const char *tenant, long timeout_ms, long *status, struct tl_buf *body,
+		  char *err, size_t errlen);
 
 #endif

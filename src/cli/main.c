@@ -16,6 +16,8 @@ static void usage(FILE *f)
 		   "  serve     run the daemon: OTLP/HTTP receiver, store, query API, /metrics\n"
 		   "  config    print the effective configuration (--markdown: the settings table)\n"
 		   "  bench     load generator: GenAI agent traces over OTLP/HTTP\n"
+		   "  verify    deploy gate: send one GenAI trace, wait until it is queryable\n"
+		   "  check     trace integrity of stored data (orphans, roots, skew)\n"
 		   "  version   print the version\n"
 		   "  help      this text\n"
 		   "\n"
@@ -35,6 +37,10 @@ int main(int argc, char **argv)
 		return cli_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "bench") == 0)
 		return cli_bench(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify") == 0)
+		return cli_verify(argc - 1, argv + 1);
+	if (strcmp(cmd, "check") == 0)
+		return cli_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("tracelamp %s\n", TRACELAMP_VERSION);
 		return 0;
