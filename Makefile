@@ -41,7 +41,7 @@ $(BUILD)/obj/gen/prices_builtin.o: $(BUILD)/gen/prices_builtin.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # The web UI (web/) and uPlot (npm) are embedded into the binary, gzip-compressed.
-$(UI_DIST): web/package.json web/package-lock.json
+$(UI_DIST) &: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(UI_DIST)
 
