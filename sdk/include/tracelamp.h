@@ -130,15 +130,21 @@ enum tl_span_status_public { TL_SPAN_STATUS_UNSET = 0, TL_SPAN_STATUS_OK = 1, TL
 
 /*
  * Starts a span. parent: a live local span, or NULL for the calling thread's
- * current span (tl_span_make_current), or a new root when there is none. A root
- * started while a run is set (tl_run_set) gets the run's deterministic trace id.
+ * current span (tl_span_make_current), or a new root when there is none.
+ * Run identity (see tl_run_set): a span with a local parent inherits the
+ * parent's run, whatever the process-wide run is now (none if the parent has
+ * none); a root takes the process-wide run set at this moment and, when there
+ * is one, the run's deterministic trace id.
  * Returns owned (release with tl_span_end); never NULL: when disabled, not
  * sampled or out of memory, a non-recording span (the static sentinel when
- * disabled) on which every call is a cheap no-op.
+ * disabled) on which every call is a cheap no-op. A non-recording span still
+ * passes its run on to its children.
  */
 TL_EXPORT struct tl_span_handle *tl_span_start(const char *name, int kind, struct tl_span_handle *parent);
 /* Same with a parent given as a context (e.g. from tl_traceparent_extract);
- * parent NULL starts a new root, ignoring the thread's current span. */
+ * parent NULL starts a new root, ignoring the thread's current span. A context
+ * carries no run: the span takes the process-wide run set at this moment (its
+ * trace id stays the parent's; a root gets the run's, as with tl_span_start). */
 TL_EXPORT struct tl_span_handle *tl_span_start_ctx(const char *name, int kind, const struct tl_span_context *parent);
 /*
  * Ends the span (end time = now), queues it for export and releases the
@@ -149,7 +155,8 @@ TL_EXPORT struct tl_span_handle *tl_span_start_ctx(const char *name, int kind, c
 TL_EXPORT void tl_span_end(struct tl_span_handle *s);
 /* 1 if the span records (enabled and sampled), else 0. */
 TL_EXPORT int tl_span_is_recording(const struct tl_span_handle *s);
-/* Copies the span's context into *out. TL_SDK_EDISABLED for the sentinel. */
+/* Copies the span's context into *out. TL_SDK_EDISABLED for the sentinel.
+ * The context is then fixed (see tl_span_set_run). */
 TL_EXPORT int tl_span_get_context(const struct tl_span_handle *s, struct tl_span_context *out);
 /* Renames the span. */
 TL_EXPORT int tl_span_set_name(struct tl_span_handle *s, const char *name);
@@ -228,16 +235,50 @@ TL_EXPORT struct tl_span_handle *tl_current_span(void);
 /* ---- run identity -------------------------------------------------------- */
 
 /*
- * Sets the process-wide run: spans started afterwards carry tracelamp.tenant,
- * tracelamp.run.id, tracelamp.run.step (when step >= 0) and
- * tracelamp.agent.instance (when not NULL); a child inherits its local parent's
- * run. New roots use tl_trace_id_for_run(tenant, run_id) as trace id, so a
- * process resuming the run after a crash joins the same trace. tenant NULL
- * means "default". run_id NULL clears the run. Returns 0 or TL_SDK_ENOMEM.
+ * A run is (tenant, run id, step, agent instance). A span in a run carries
+ * tracelamp.tenant, tracelamp.run.id, tracelamp.run.step (when step >= 0) and
+ * tracelamp.agent.instance (when agent_instance was not NULL). A span gets its
+ * run at start and keeps it: from its local parent (tl_span_start with a
+ * parent handle or the thread's current span), otherwise, for a root or a
+ * span under a remote context, from the process-wide run. Spans share one
+ * immutable copy of the run's strings.
+ *
+ * tl_run_set sets the process-wide run for roots and remote-parent spans
+ * started afterwards; spans already started, and their children started
+ * later, keep theirs. A root started in a run uses tl_trace_id_for_run(tenant,
+ * run_id) as trace id, so a process resuming the run after a crash joins the
+ * same trace. tenant NULL or "" means "default". run_id NULL or "" clears the
+ * process-wide run. Threads running different runs at once should use
+ * tl_span_set_run on their roots instead. Returns 0, TL_SDK_ENOMEM (the
+ * previous run stays), TL_SDK_EDISABLED (nothing is kept).
  */
 TL_EXPORT int tl_run_set(const char *tenant, const char *run_id, int64_t step, const char *agent_instance);
-/* Changes the step of the current run (spans started afterwards). */
+/*
+ * Changes the step of the process-wide run. The step belongs to the run, not
+ * to a span: every span started afterwards in this run carries the new step,
+ * including children of spans started earlier (a long-lived root whose steps
+ * are child spans). Spans already started keep the step they have. No effect
+ * when no process-wide run is set; a run given by tl_span_set_run is not
+ * affected. Returns 0 or TL_SDK_EDISABLED.
+ */
 TL_EXPORT int tl_run_set_step(int64_t step);
+/*
+ * Sets s's run explicitly, independently of the process-wide run: s carries
+ * the run's attributes (replacing those of any run it had) and the spans
+ * started afterwards under s inherit it. If s is a root (started without a
+ * parent), its trace id becomes tl_trace_id_for_run(tenant, run_id), exactly as
+ * if it had been started under tl_run_set; the sampling decision made at start
+ * is kept. Call it right after starting s: once s's context has been handed out
+ * (a child started under s, tl_span_get_context, tl_traceparent_inject) it
+ * returns TL_SDK_ESTATE and changes nothing. tenant NULL or "" means
+ * "default"; run_id NULL or "" removes s's run (attributes removed, trace id
+ * kept). The step is fixed for this run (tl_run_set_step does not move it).
+ * Returns 0, TL_SDK_ESTATE, TL_SDK_EENDED, TL_SDK_EDISABLED (no-op span) or
+ * TL_SDK_ENOMEM (s keeps the run its children inherit and its trace id, but
+ * may have lost its tracelamp.* run attributes).
+ */
+TL_EXPORT int tl_span_set_run(struct tl_span_handle *s, const char *tenant, const char *run_id, int64_t step,
+			      const char *agent_instance);
 /*
  * The deterministic trace id of a run: the first 16 bytes of
  * SHA-256("tracelamp.run.v1" 0x00 tenant 0x00 run_id) (tenant NULL = "default").
@@ -296,7 +337,8 @@ TL_EXPORT int tl_traceparent_format(const struct tl_span_context *ctx, char *out
  */
 TL_EXPORT int tl_traceparent_extract(const char *traceparent, const char *tracestate, struct tl_span_context *out);
 /* Writes s's context as traceparent (tplen >= 56) and tracestate (tracestate
- * may be NULL; else tslen >= 1). Returns 0, TL_SDK_EDISABLED, TL_SDK_EINVAL. */
+ * may be NULL; else tslen >= 1). The context is then fixed (tl_span_set_run).
+ * Returns 0, TL_SDK_EDISABLED, TL_SDK_EINVAL. */
 TL_EXPORT int tl_traceparent_inject(const struct tl_span_handle *s, char *traceparent, size_t tplen, char *tracestate,
 				    size_t tslen);
 

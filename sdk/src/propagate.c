@@ -186,13 +186,15 @@ TL_EXPORT int tl_traceparent_inject(const struct tl_span_handle *s, char *tracep
 		return TL_SDK_EDISABLED;
 	if (!traceparent || tplen < 56 || (tracestate && !tslen))
 		return TL_SDK_EINVAL;
-	if (tl_traceparent_format(&s->ctx, traceparent, tplen))
+	struct tl_span_context ctx;
+	sdk__handle_read_ctx((struct tl_span_handle *)s, &ctx);
+	if (tl_traceparent_format(&ctx, traceparent, tplen))
 		return TL_SDK_EINVAL;
 	if (tracestate) {
-		size_t n = strnlen(s->ctx.trace_state, sizeof s->ctx.trace_state - 1);
+		size_t n = strnlen(ctx.trace_state, sizeof ctx.trace_state - 1);
 		if (n >= tslen)
 			n = 0; /* whole or nothing: a cut tracestate is invalid */
-		memcpy(tracestate, s->ctx.trace_state, n);
+		memcpy(tracestate, ctx.trace_state, n);
 		tracestate[n] = '\0';
 	}
 	return 0;

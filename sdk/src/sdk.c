@@ -29,13 +29,10 @@ static uint64_t sdk_gen;
  * figures stay readable (under sdk__mu). */
 static struct tl_stats last_stats;
 
-/* The process-wide run identity, under run_mu. */
+/* The process-wide run snapshot (tl_run_set) or NULL, under run_mu. Spans
+ * hold their own references, so replacing it never frees one in use. */
 static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-	char *tenant, *run_id, *agent;
-	int64_t step;
-	uint8_t trace_id[16];
-} run;
+static struct sdk_run *run_cur;
 
 TL_EXPORT const char *tl_version(void)
 {
@@ -326,64 +323,87 @@ void sdk__enqueue(struct sdk_rec *r, uint64_t gen)
 
 /* ---- run identity ------------------------------------------------------- */
 
-static char *dup_or_null(const char *s, int *err)
+struct sdk_run *sdk__run_create(const char *tenant, const char *run_id, int64_t step, const char *agent)
 {
-	char *d;
-	size_t n;
-	if (!s)
+	struct tl_arena *a;
+	struct sdk_run *run = NULL;
+	int err = 0;
+
+	if (!run_id || !*run_id || !(a = tl_arena_create(256, 0)))
 		return NULL;
-	n = strlen(s);
-	if (!(d = malloc(n + 1))) {
-		*err = 1;
+	if (!tenant || !*tenant)
+		tenant = "default";
+	if (!(run = tl_arena_zalloc(a, sizeof *run))) {
+		err = TL_SDK_ENOMEM;
+		goto out;
+	}
+	run->arena = a;
+	atomic_init(&run->refs, 1);
+	atomic_init(&run->step, step);
+	/* The trace id hashes the caller's bytes, as tl_trace_id_for_run does;
+	 * only the attribute strings are UTF-8 repaired. */
+	tl_trace_id_for_run(tenant, run_id, run->trace_id);
+	run->tenant = sdk__copy_str(a, tenant, &err);
+	run->run_id = sdk__copy_str(a, run_id, &err);
+	if (agent) {
+		run->has_agent = 1;
+		run->agent = sdk__copy_str(a, agent, &err);
+	}
+out:
+	if (err) {
+		tl_arena_destroy(a);
 		return NULL;
 	}
-	memcpy(d, s, n + 1);
-	return d;
+	return run;
+}
+
+struct sdk_run *sdk__run_ref(struct sdk_run *run)
+{
+	if (run)
+		atomic_fetch_add_explicit(&run->refs, 1, memory_order_relaxed);
+	return run;
+}
+
+void sdk__run_unref(struct sdk_run *run)
+{
+	if (!run || atomic_fetch_sub_explicit(&run->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	tl_arena_destroy(run->arena); /* run itself lives in it */
+}
+
+struct sdk_run *sdk__run_current(void)
+{
+	struct sdk_run *run;
+	pthread_mutex_lock(&run_mu);
+	run = sdk__run_ref(run_cur);
+	pthread_mutex_unlock(&run_mu);
+	return run;
 }
 
 TL_EXPORT int tl_run_set(const char *tenant, const char *run_id, int64_t step, const char *agent_instance)
 {
-	char *t = NULL, *r = NULL, *a = NULL;
-	uint8_t tid[16] = {0};
-	int err = 0, rc = 0;
+	struct sdk_run *run = NULL, *old;
 
 	if (!atomic_load_explicit(&sdk__on, memory_order_acquire))
 		return TL_SDK_EDISABLED;
-	if (run_id && *run_id) {
-		t = dup_or_null(tenant && *tenant ? tenant : "default", &err);
-		r = dup_or_null(run_id, &err);
-		a = dup_or_null(agent_instance, &err);
-		if (err) {
-			rc = TL_SDK_ENOMEM;
-			goto out;
-		}
-		tl_trace_id_for_run(t, r, tid);
-	}
+	if (run_id && *run_id && !(run = sdk__run_create(tenant, run_id, step, agent_instance)))
+		return TL_SDK_ENOMEM;
 	pthread_mutex_lock(&run_mu);
-	/* Swap: the old strings are freed below, outside the lock. */
-	char *ot = run.tenant, *orr = run.run_id, *oa = run.agent;
-	run.tenant = t;
-	run.run_id = r;
-	run.agent = a;
-	run.step = step;
-	memcpy(run.trace_id, tid, 16);
+	old = run_cur;
+	run_cur = run;
 	pthread_mutex_unlock(&run_mu);
-	t = ot, r = orr, a = oa;
-out:
-	free(t);
-	free(r);
-	free(a);
-	return rc;
+	sdk__run_unref(old); /* spans that use it keep their own references */
+	return 0;
 }
 
 static void run_clear(void)
 {
+	struct sdk_run *old;
 	pthread_mutex_lock(&run_mu);
-	free(run.tenant);
-	free(run.run_id);
-	free(run.agent);
-	memset(&run, 0, sizeof run);
+	old = run_cur;
+	run_cur = NULL;
 	pthread_mutex_unlock(&run_mu);
+	sdk__run_unref(old);
 }
 
 TL_EXPORT int tl_run_set_step(int64_t step)
@@ -391,36 +411,8 @@ TL_EXPORT int tl_run_set_step(int64_t step)
 	if (!atomic_load_explicit(&sdk__on, memory_order_acquire))
 		return TL_SDK_EDISABLED;
 	pthread_mutex_lock(&run_mu);
-	run.step = step;
+	if (run_cur)
+		atomic_store_explicit(&run_cur->step, step, memory_order_relaxed);
 	pthread_mutex_unlock(&run_mu);
 	return 0;
-}
-
-int sdk__run_apply(struct sdk_rec *r, uint8_t trace_id_out[16], int *err)
-{
-	struct tl_attribute a;
-	int set = 0, rc = 0;
-	pthread_mutex_lock(&run_mu);
-	if (run.run_id) {
-		set = 1;
-		memcpy(trace_id_out, run.trace_id, 16);
-		if (r) {
-			a = (struct tl_attribute){.key = "tracelamp.tenant", .type = TL_ATTR_STR, .v.s = run.tenant};
-			rc = rc ? rc : sdk__rec_set_attr(r, &a);
-			a = (struct tl_attribute){.key = "tracelamp.run.id", .type = TL_ATTR_STR, .v.s = run.run_id};
-			rc = rc ? rc : sdk__rec_set_attr(r, &a);
-			if (run.step >= 0) {
-				a = (struct tl_attribute){.key = "tracelamp.run.step", .type = TL_ATTR_INT, .v.i = run.step};
-				rc = rc ? rc : sdk__rec_set_attr(r, &a);
-			}
-			if (run.agent) {
-				a = (struct tl_attribute){.key = "tracelamp.agent.instance", .type = TL_ATTR_STR, .v.s = run.agent};
-				rc = rc ? rc : sdk__rec_set_attr(r, &a);
-			}
-		}
-	}
-	pthread_mutex_unlock(&run_mu);
-	if (rc)
-		*err = rc;
-	return set;
 }

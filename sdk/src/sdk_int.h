@@ -99,6 +99,38 @@ int sdk__parse_sampler(const char *name, const char *arg, int *sampler, double *
 /* SHA-256 of (p, n) into out. */
 void sdk__sha256(const void *p, size_t n, uint8_t out[32]);
 
+/* ---- run identity ---------------------------------------------------------- */
+
+/*
+ * A run snapshot: the identity tl_run_set or tl_span_set_run gives to spans.
+ * Tenant, run id, agent instance and trace id are immutable after creation, so
+ * every span of the run shares one snapshot by reference (a span start costs a
+ * refcount bump, no string copy); records borrow its strings for their
+ * tracelamp.* attributes and hold a reference until destroyed. The step is the
+ * one mutable field (tl_run_set_step moves it for the spans started afterwards
+ * in the run, including children of spans started before), hence atomic. The
+ * snapshot and its strings live in its own arena.
+ */
+struct sdk_run {
+	atomic_int refs;
+	atomic_int_least64_t step;     /* < 0: no tracelamp.run.step */
+	struct tl_arena *arena;        /* holds this struct and the strings */
+	struct tl_str tenant, run_id;  /* UTF-8 repaired; tenant never empty */
+	struct tl_str agent;
+	int has_agent;                 /* agent_instance was not NULL */
+	uint8_t trace_id[16];          /* tl_trace_id_for_run(tenant, run_id) */
+};
+
+/* Creates a snapshot (tenant NULL or "" = "default"; run_id non-empty).
+ * Returns owned (one reference; sdk__run_unref) or NULL on OOM. */
+struct sdk_run *sdk__run_create(const char *tenant, const char *run_id, int64_t step, const char *agent);
+/* Adds a reference (accepts NULL) and returns run. */
+struct sdk_run *sdk__run_ref(struct sdk_run *run);
+/* Drops a reference; frees at zero. Accepts NULL. Any thread. */
+void sdk__run_unref(struct sdk_run *run);
+/* The process-wide run (tl_run_set) with a reference added, or NULL. */
+struct sdk_run *sdk__run_current(void);
+
 /* ---- spans ------------------------------------------------------------------- */
 
 struct sdk_rec {
@@ -106,20 +138,29 @@ struct sdk_rec {
 	struct tl_span span;
 	uint32_t attr_cap, event_cap, link_cap;
 	uint32_t attr_limit, event_limit, link_limit; /* from the config at start */
+	struct sdk_run *run;           /* a reference: the run attributes borrow its strings */
 };
 
 struct tl_span_handle {
 	atomic_int refs;               /* owner + one per current-stack entry */
-	pthread_mutex_t mu;            /* guards rec and ended */
-	struct tl_span_context ctx;    /* immutable after start */
+	pthread_mutex_t mu;            /* guards rec, ended, run, shared and ctx writes */
+	/* Fixed at start, except that tl_span_set_run may replace a root's trace
+	 * id (under mu) while shared is 0; readers set shared under mu first. */
+	struct tl_span_context ctx;
 	struct sdk_rec *rec;           /* NULL when not recording or ended */
 	int ended;
+	int is_root;                   /* started without a parent */
+	int shared;                    /* ctx handed out: child, get_context, inject */
+	struct sdk_run *run;           /* the run its children inherit (a reference) or NULL */
 	int capture_content;           /* GenAI content capture, from the config */
 	uint64_t gen;                  /* SDK generation that started it */
 };
 
-/* Destroys a record (accepts NULL). */
+/* Destroys a record (accepts NULL); drops its run reference. */
 void sdk__rec_destroy(struct sdk_rec *r);
+/* Copies h's context into *out under h->mu and marks it shared, so that
+ * tl_span_set_run can no longer change it. */
+void sdk__handle_read_ctx(struct tl_span_handle *h, struct tl_span_context *out);
 /* Copies a public attribute into a model value in arena a (UTF-8 repaired,
  * nesting limited). Returns 0 or TL_SDK_ENOMEM / TL_SDK_EINVAL. */
 int sdk__copy_value(struct tl_arena *a, const struct tl_attribute *in, struct tl_value *out, int depth);
@@ -158,9 +199,10 @@ struct sdk_state {
  * sdk.c):
  * - sdk__on: 1 while export is enabled. Written by tl_init/tl_shutdown only;
  *   read by every public call (the disabled fast path).
- * - sdk__mu: guards sdk__state, its queue and flush fields, and the run.
+ * - sdk__mu: guards sdk__state, its queue and flush fields.
  * - sdk__state: the enabled SDK or NULL. Written by tl_init/tl_shutdown.
- * - sdk__run_*: the process-wide run identity (tl_run_set), under sdk__mu.
+ * - the process-wide run snapshot (tl_run_set): static in sdk.c, under its
+ *   own mutex; read through sdk__run_current.
  * - sdk__noop: the static sentinel span returned when disabled (never written).
  * - per thread: the current-span stack and the id generator.
  */
@@ -193,9 +235,6 @@ void sdk__handle_unref(struct tl_span_handle *h);
 /* Hands an ended record to the exporter queue (or drops it, counted). Takes
  * ownership. */
 void sdk__enqueue(struct sdk_rec *r, uint64_t gen);
-/* Reads the current run into a new record's attributes and, for a root, gives
- * the run's trace id. Returns 1 when a run is set. Caller holds nothing. */
-int sdk__run_apply(struct sdk_rec *r, uint8_t trace_id_out[16], int *err);
 
 /* ---- exporter (export.c) -------------------------------------------------- */
 

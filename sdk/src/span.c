@@ -176,23 +176,29 @@ static int copy_attrs(struct tl_arena *a, const struct tl_attribute *in, size_t 
 	return 0;
 }
 
-int sdk__rec_set_attr(struct sdk_rec *r, const struct tl_attribute *in)
+/* The index of key in r's attributes, or -1. */
+static long find_key(const struct sdk_rec *r, const char *key, size_t kn)
+{
+	const struct tl_attrs *at = &r->span.attrs;
+	for (uint32_t i = 0; i < at->n; i++)
+		if (at->items[i].key.n == kn && memcmp(at->items[i].key.p, key, kn) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Sets key to v (already in place: v is not copied), replacing an existing
+ * value, honouring the attribute limit. The key is copied unless key_static
+ * (a string literal, which the record may borrow). */
+static int put_kv(struct sdk_rec *r, const char *key, struct tl_value v, int key_static)
 {
 	struct tl_attrs *at = &r->span.attrs;
-	struct tl_value v;
-	size_t kn;
-	int rc, err = 0;
+	size_t kn = strlen(key);
+	long i = find_key(r, key, kn);
+	int err = 0;
 
-	if (!in->key || !*in->key)
-		return TL_SDK_EINVAL;
-	kn = strlen(in->key);
-	if ((rc = sdk__copy_value(r->arena, in, &v, 0)))
-		return rc;
-	for (uint32_t i = 0; i < at->n; i++) {
-		if (at->items[i].key.n == kn && memcmp(at->items[i].key.p, in->key, kn) == 0) {
-			at->items[i].v = v;
-			return 0;
-		}
+	if (i >= 0) {
+		at->items[i].v = v;
+		return 0;
 	}
 	if (at->n >= r->attr_limit) {
 		at->dropped++;
@@ -202,7 +208,10 @@ int sdk__rec_set_attr(struct sdk_rec *r, const struct tl_attribute *in)
 	if (!items)
 		return TL_SDK_ENOMEM;
 	at->items = items;
-	items[at->n].key = sdk__copy_str(r->arena, in->key, &err);
+	if (key_static)
+		items[at->n].key = (struct tl_str){key, kn};
+	else
+		items[at->n].key = sdk__copy_str(r->arena, key, &err);
 	if (err)
 		return err;
 	items[at->n].v = v;
@@ -210,11 +219,88 @@ int sdk__rec_set_attr(struct sdk_rec *r, const struct tl_attribute *in)
 	return 0;
 }
 
+/* Removes key from r's attributes if present (order kept). */
+static void del_kv(struct sdk_rec *r, const char *key)
+{
+	struct tl_attrs *at = &r->span.attrs;
+	long i = find_key(r, key, strlen(key));
+	if (i < 0)
+		return;
+	memmove(&at->items[i], &at->items[i + 1], (at->n - (size_t)i - 1) * sizeof at->items[0]);
+	at->n--;
+}
+
+int sdk__rec_set_attr(struct sdk_rec *r, const struct tl_attribute *in)
+{
+	struct tl_value v;
+	int rc;
+
+	if (!in->key || !*in->key)
+		return TL_SDK_EINVAL;
+	if ((rc = sdk__copy_value(r->arena, in, &v, 0)))
+		return rc;
+	return put_kv(r, in->key, v, 0);
+}
+
+static const char *const run_keys[4] = {"tracelamp.tenant", "tracelamp.run.id", "tracelamp.run.step",
+					 "tracelamp.agent.instance"};
+
+/*
+ * Gives r the run identity of run (NULL: none): sets the tracelamp.* run
+ * attributes, borrowing run's strings, and removes those run does not have;
+ * r then holds a reference to run and drops the one to its previous run, whose
+ * strings no attribute uses any more. The step is read now. On ENOMEM r is
+ * left with no run attributes at all (nothing borrows from either run).
+ */
+static int rec_apply_run(struct sdk_rec *r, struct sdk_run *run)
+{
+	struct sdk_run *old = r->run;
+	int64_t step;
+	int rc = 0;
+
+	if (!run) {
+		for (int i = 0; i < 4; i++)
+			del_kv(r, run_keys[i]);
+		goto out;
+	}
+	step = atomic_load_explicit(&run->step, memory_order_relaxed);
+	struct tl_value v = {.kind = TL_V_STR, .u.s = run->tenant};
+	if ((rc = put_kv(r, run_keys[0], v, 1)))
+		goto out;
+	v.u.s = run->run_id;
+	if ((rc = put_kv(r, run_keys[1], v, 1)))
+		goto out;
+	if (step >= 0) {
+		struct tl_value iv = {.kind = TL_V_INT, .u.i = step};
+		rc = put_kv(r, run_keys[2], iv, 1);
+	} else {
+		del_kv(r, run_keys[2]);
+	}
+	if (rc)
+		goto out;
+	if (run->has_agent) {
+		v.u.s = run->agent;
+		rc = put_kv(r, run_keys[3], v, 1);
+	} else {
+		del_kv(r, run_keys[3]);
+	}
+out:
+	if (rc) {
+		for (int i = 0; i < 4; i++)
+			del_kv(r, run_keys[i]);
+		run = NULL;
+	}
+	r->run = sdk__run_ref(run);
+	sdk__run_unref(old);
+	return rc;
+}
+
 void sdk__rec_destroy(struct sdk_rec *r)
 {
 	if (!r)
 		return;
 	tl_arena_destroy(r->arena);
+	sdk__run_unref(r->run);
 	free(r);
 }
 
@@ -232,16 +318,27 @@ void sdk__handle_unref(struct tl_span_handle *h)
 	if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	sdk__rec_destroy(h->rec);
+	sdk__run_unref(h->run);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
 
+void sdk__handle_read_ctx(struct tl_span_handle *h, struct tl_span_context *out)
+{
+	pthread_mutex_lock(&h->mu);
+	h->shared = 1;
+	*out = h->ctx;
+	pthread_mutex_unlock(&h->mu);
+}
+
 /*
- * The common start. parent_ctx is the parent's context (NULL for a root).
- * Takes a snapshot of the settings under sdk__mu, so a concurrent tl_shutdown
- * cannot free them under us.
+ * The common start. parent is the parent's context (NULL for a root). run is
+ * the span's run (NULL: none), a reference start takes over. A root in a run
+ * gets the run's trace id. Takes a snapshot of the settings under sdk__mu, so
+ * a concurrent tl_shutdown cannot free them under us.
  */
-static struct tl_span_handle *start(const char *name, int kind, const struct tl_span_context *parent)
+static struct tl_span_handle *start(const char *name, int kind, const struct tl_span_context *parent,
+				    struct sdk_run *run)
 {
 	struct tl_span_handle *h = NULL;
 	struct sdk_rec *r = NULL;
@@ -250,11 +347,11 @@ static struct tl_span_handle *start(const char *name, int kind, const struct tl_
 	double ratio;
 	uint32_t limits[3];
 	uint64_t gen;
-	uint8_t run_tid[16];
 
 	pthread_mutex_lock(&sdk__mu);
 	if (!(st = sdk__state)) {
 		pthread_mutex_unlock(&sdk__mu);
+		sdk__run_unref(run);
 		return &sdk__noop;
 	}
 	sampler = st->cfg.sampler;
@@ -266,18 +363,22 @@ static struct tl_span_handle *start(const char *name, int kind, const struct tl_
 	gen = st->gen;
 	pthread_mutex_unlock(&sdk__mu);
 
-	if (!(h = calloc(1, sizeof *h)))
+	if (!(h = calloc(1, sizeof *h))) {
+		sdk__run_unref(run);
 		return &sdk__noop;
+	}
 	atomic_init(&h->refs, 1);
 	pthread_mutex_init(&h->mu, NULL);
 	h->gen = gen;
 	h->capture_content = capture;
+	h->run = run;
+	h->is_root = parent == NULL;
 	if (parent) {
 		memcpy(h->ctx.trace_id, parent->trace_id, 16);
 		memcpy(h->ctx.trace_state, parent->trace_state, sizeof h->ctx.trace_state);
 		h->ctx.trace_state[sizeof h->ctx.trace_state - 1] = '\0';
-	} else if (sdk__run_apply(NULL, run_tid, &err)) {
-		memcpy(h->ctx.trace_id, run_tid, 16);
+	} else if (run) {
+		memcpy(h->ctx.trace_id, run->trace_id, 16);
 	} else {
 		sdk__new_trace_id(h->ctx.trace_id);
 	}
@@ -308,8 +409,7 @@ static struct tl_span_handle *start(const char *name, int kind, const struct tl_
 	r->span.kind = kind >= TL_SPAN_KIND_INTERNAL && kind <= TL_SPAN_KIND_CONSUMER ? kind : TL_SPAN_KIND_INTERNAL;
 	r->span.start_unix_nano = tl_now_unix_nano();
 	r->span.genai.cost_nusd = TL_NONE;
-	sdk__run_apply(r, run_tid, &err);
-	if (err)
+	if (err || (run && rec_apply_run(r, run)))
 		goto fail;
 	h->rec = r;
 	pthread_mutex_lock(&sdk__mu);
@@ -323,24 +423,77 @@ fail:
 	return h;
 }
 
+/* A child of a local span: it inherits the parent's run, whatever the
+ * process-wide run is now. Kept out of tl_span_start so that the disabled
+ * path does not set up this frame. */
+static __attribute__((noinline)) struct tl_span_handle *start_child(const char *name, int kind,
+								    struct tl_span_handle *parent)
+{
+	struct tl_span_context pctx;
+	struct sdk_run *run;
+	pthread_mutex_lock(&parent->mu);
+	parent->shared = 1;
+	pctx = parent->ctx;
+	run = sdk__run_ref(parent->run);
+	pthread_mutex_unlock(&parent->mu);
+	return start(name, kind, &pctx, run);
+}
+
 TL_EXPORT struct tl_span_handle *tl_span_start(const char *name, int kind, struct tl_span_handle *parent)
 {
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
 		return &sdk__noop;
 	if (!parent && sdk__stack.n)
 		parent = sdk__stack.items[sdk__stack.n - 1];
-	if (parent == &sdk__noop)
-		parent = NULL;
-	return start(name, kind, parent ? &parent->ctx : NULL);
+	if (!parent || parent == &sdk__noop)
+		return start(name, kind, NULL, sdk__run_current()); /* a root: the process-wide run */
+	return start_child(name, kind, parent);
 }
 
+/* A remote parent carries no run: the span takes the process-wide run. */
 TL_EXPORT struct tl_span_handle *tl_span_start_ctx(const char *name, int kind, const struct tl_span_context *parent)
 {
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
 		return &sdk__noop;
 	if (parent && (tl_is_zero(parent->trace_id, 16) || tl_is_zero(parent->span_id, 8)))
 		parent = NULL;
-	return start(name, kind, parent);
+	return start(name, kind, parent, sdk__run_current());
+}
+
+TL_EXPORT int tl_span_set_run(struct tl_span_handle *s, const char *tenant, const char *run_id, int64_t step,
+			      const char *agent_instance)
+{
+	struct sdk_run *run = NULL, *old = NULL;
+	int rc = 0;
+
+	if (!s || s == &sdk__noop)
+		return TL_SDK_EDISABLED;
+	/* Built before taking the lock: the allocation is not done under it. */
+	if (run_id && *run_id && !(run = sdk__run_create(tenant, run_id, step, agent_instance)))
+		return TL_SDK_ENOMEM;
+	pthread_mutex_lock(&s->mu);
+	if (s->ended || s->shared) {
+		rc = s->ended ? TL_SDK_EENDED : TL_SDK_ESTATE;
+		old = run; /* not used: released below */
+		goto out;
+	}
+	if (s->rec && (rc = rec_apply_run(s->rec, run))) {
+		old = run;
+		goto out;
+	}
+	if (s->is_root && run) {
+		/* Nobody has seen the context yet, so the root can still move to
+		 * the run's trace; the sampling decision made at start stands. */
+		memcpy(s->ctx.trace_id, run->trace_id, 16);
+		if (s->rec)
+			memcpy(s->rec->span.trace_id, run->trace_id, 16);
+	}
+	old = s->run;
+	s->run = run;
+out:
+	pthread_mutex_unlock(&s->mu);
+	sdk__run_unref(old);
+	return rc;
 }
 
 TL_EXPORT void tl_span_end(struct tl_span_handle *s)
@@ -389,7 +542,7 @@ TL_EXPORT int tl_span_get_context(const struct tl_span_handle *s, struct tl_span
 		memset(out, 0, sizeof *out);
 		return TL_SDK_EDISABLED;
 	}
-	*out = s->ctx;
+	sdk__handle_read_ctx((struct tl_span_handle *)s, out);
 	return 0;
 }
 

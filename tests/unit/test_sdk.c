@@ -1053,6 +1053,305 @@ TEST(init_from_environment)
 	srv_stop(&s);
 }
 
+/* ---- run inheritance ------------------------------------------------------- */
+
+/* Every request the server received, decoded (the batches borrow from raw). */
+struct all_spans {
+	struct tl_arena *a;
+	struct tl_batch b[MAX_REQS];
+	char *raw[MAX_REQS];
+	int n;
+	size_t n_spans;
+};
+
+static void all_decode(struct srv *s, struct all_spans *d)
+{
+	memset(d, 0, sizeof *d);
+	d->a = tl_arena_create(4096, 0);
+	for (int i = 0; i < srv_count(s); i++) {
+		if (srv_decode(s, i, d->a, &d->b[d->n], &d->raw[d->n]) == 0)
+			d->n_spans += d->b[d->n].n_spans;
+		d->n++;
+	}
+}
+
+static void all_free(struct all_spans *d)
+{
+	for (int i = 0; i < d->n; i++)
+		free(d->raw[i]);
+	tl_arena_destroy(d->a);
+}
+
+static const struct tl_span *all_find(const struct all_spans *d, const char *name)
+{
+	for (int i = 0; i < d->n; i++) {
+		const struct tl_span *sp = find_span(&d->b[i], name);
+		if (sp)
+			return sp;
+	}
+	return NULL;
+}
+
+/* 1 if sp carries exactly this run (step < 0 / agent NULL: attribute absent). */
+static int has_run(const struct tl_span *sp, const char *tenant, const char *run_id, int64_t step, const char *agent)
+{
+	const struct tl_kv *t = find_attr(&sp->attrs, "tracelamp.tenant"), *r = find_attr(&sp->attrs, "tracelamp.run.id"),
+			   *st = find_attr(&sp->attrs, "tracelamp.run.step"),
+			   *ag = find_attr(&sp->attrs, "tracelamp.agent.instance");
+	if (!run_id)
+		return !t && !r && !st && !ag;
+	if (!t || !tl_str_eq_c(t->v.u.s, tenant) || !r || !tl_str_eq_c(r->v.u.s, run_id))
+		return 0;
+	if (step < 0 ? st != NULL : !st || st->v.kind != TL_V_INT || st->v.u.i != step)
+		return 0;
+	return agent ? ag && tl_str_eq_c(ag->v.u.s, agent) : ag == NULL;
+}
+
+TEST(child_inherits_parent_run)
+{
+	struct srv s = {0};
+	struct sdk_config c;
+	uint8_t tid_a[16], tid_b[16];
+	struct tl_span_context remote;
+	srv_start(&s);
+	test_config(&c, &s, NULL, NULL);
+	CHECK_EQ_INT(sdk__start(&c), 0);
+	sdk__config_cleanup(&c);
+	tl_trace_id_for_run("acme", "run-a", tid_a);
+	tl_trace_id_for_run("beta", "run-b", tid_b);
+	CHECK_EQ_INT(tl_traceparent_extract("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL, &remote), 0);
+
+	CHECK_EQ_INT(tl_run_set("acme", "run-a", 1, "agent-a"), 0);
+	struct tl_span_handle *root = tl_span_start("root-a", TL_SPAN_KIND_INTERNAL, NULL);
+	CHECK_EQ_INT(tl_run_set(NULL, NULL, -1, NULL), 0); /* cleared */
+	tl_span_end(tl_span_start("child-after-clear", TL_SPAN_KIND_INTERNAL, root));
+	CHECK_EQ_INT(tl_span_make_current(root), 0);
+	tl_span_end(tl_span_start("current-child", TL_SPAN_KIND_INTERNAL, NULL)); /* parent = current */
+	CHECK_EQ_INT(tl_span_pop_current(root), 0);
+	tl_span_end(tl_span_start("root-none", TL_SPAN_KIND_INTERNAL, NULL));
+	tl_span_end(tl_span_start_ctx("remote-none", TL_SPAN_KIND_SERVER, &remote));
+
+	CHECK_EQ_INT(tl_run_set("beta", "run-b", -1, NULL), 0); /* another run */
+	struct tl_span_handle *mid = tl_span_start("child-after-change", TL_SPAN_KIND_INTERNAL, root);
+	tl_span_end(tl_span_start("grandchild", TL_SPAN_KIND_INTERNAL, mid));
+	tl_span_end(mid);
+	tl_span_end(tl_span_start("root-b", TL_SPAN_KIND_INTERNAL, NULL));
+	/* A remote parent carries no run: the process-wide one applies, the
+	 * trace stays the remote one; its local children keep run-b. */
+	struct tl_span_handle *srvspan = tl_span_start_ctx("remote-b", TL_SPAN_KIND_SERVER, &remote);
+	CHECK_EQ_INT(tl_run_set(NULL, NULL, -1, NULL), 0);
+	tl_span_end(tl_span_start("remote-b-child", TL_SPAN_KIND_INTERNAL, srvspan));
+	tl_span_end(srvspan);
+	tl_span_end(root);
+	CHECK_EQ_INT(tl_flush(5000), 0);
+
+	struct all_spans d;
+	all_decode(&s, &d);
+	CHECK_EQ_INT(d.n_spans, 10);
+	const struct tl_span *ra = all_find(&d, "root-a"), *cac = all_find(&d, "child-after-clear"),
+			     *cc = all_find(&d, "current-child"), *rn = all_find(&d, "root-none"),
+			     *ren = all_find(&d, "remote-none"), *cch = all_find(&d, "child-after-change"),
+			     *gc = all_find(&d, "grandchild"), *rb = all_find(&d, "root-b"), *reb = all_find(&d, "remote-b"),
+			     *rebc = all_find(&d, "remote-b-child");
+	CHECK(ra && cac && cc && rn && ren && cch && gc && rb && reb && rebc);
+	if (ra && cac && cc && rn && ren && cch && gc && rb && reb && rebc) {
+		CHECK(memcmp(ra->trace_id, tid_a, 16) == 0);
+		CHECK(has_run(ra, "acme", "run-a", 1, "agent-a"));
+		CHECK(has_run(cac, "acme", "run-a", 1, "agent-a"));
+		CHECK(memcmp(cac->trace_id, tid_a, 16) == 0);
+		CHECK(has_run(cc, "acme", "run-a", 1, "agent-a"));
+		CHECK(has_run(cch, "acme", "run-a", 1, "agent-a"));
+		CHECK(has_run(gc, "acme", "run-a", 1, "agent-a"));
+		CHECK(memcmp(gc->trace_id, tid_a, 16) == 0);
+		CHECK(memcmp(gc->parent_span_id, cch->span_id, 8) == 0);
+		CHECK(has_run(rn, NULL, NULL, -1, NULL));
+		CHECK(memcmp(rn->trace_id, tid_a, 16) != 0);
+		CHECK(has_run(ren, NULL, NULL, -1, NULL));
+		CHECK(has_run(rb, "beta", "run-b", -1, NULL));
+		CHECK(memcmp(rb->trace_id, tid_b, 16) == 0);
+		CHECK(has_run(reb, "beta", "run-b", -1, NULL));
+		CHECK(memcmp(reb->trace_id, remote.trace_id, 16) == 0);
+		CHECK(memcmp(reb->parent_span_id, remote.span_id, 8) == 0);
+		CHECK(has_run(rebc, "beta", "run-b", -1, NULL));
+		CHECK(memcmp(rebc->trace_id, remote.trace_id, 16) == 0);
+	}
+	all_free(&d);
+	CHECK_EQ_INT(tl_shutdown(2000), 0);
+	srv_stop(&s);
+}
+
+TEST(span_set_run_rules)
+{
+	struct srv s = {0};
+	struct sdk_config c;
+	uint8_t tid_x[16], tid_p[16];
+	struct tl_span_context ctx, remote;
+	char tp[64];
+	srv_start(&s);
+	test_config(&c, &s, NULL, NULL);
+	CHECK_EQ_INT(sdk__start(&c), 0);
+	sdk__config_cleanup(&c);
+	tl_trace_id_for_run(NULL, "run-x", tid_x);
+	tl_trace_id_for_run("p", "proc", tid_p);
+	CHECK_EQ_INT(tl_span_set_run(&sdk__noop, "t", "r", 0, NULL), TL_SDK_EDISABLED);
+	CHECK_EQ_INT(tl_span_set_run(NULL, "t", "r", 0, NULL), TL_SDK_EDISABLED);
+
+	/* A root in the process-wide run moves to the explicit run: attributes
+	 * replaced (agent and step removed), the user's own attribute kept, trace
+	 * id re-derived; its child inherits the explicit run. */
+	CHECK_EQ_INT(tl_run_set("p", "proc", 4, "proc-agent"), 0);
+	struct tl_span_handle *root = tl_span_start("explicit-root", TL_SPAN_KIND_INTERNAL, NULL);
+	CHECK_EQ_INT(tl_span_set_str(root, "mine", "kept"), 0);
+	CHECK_EQ_INT(tl_span_set_run(root, NULL, "run-x", -1, NULL), 0);
+	CHECK_EQ_INT(tl_span_get_context(root, &ctx), 0);
+	CHECK(memcmp(ctx.trace_id, tid_x, 16) == 0);
+	CHECK_EQ_INT(tl_span_set_run(root, NULL, "run-y", 0, NULL), TL_SDK_ESTATE); /* context handed out */
+	tl_span_end(tl_span_start("explicit-child", TL_SPAN_KIND_INTERNAL, root));
+	tl_span_end(root);
+
+	/* A root whose child started already: too late, nothing changes. */
+	struct tl_span_handle *late = tl_span_start("late-root", TL_SPAN_KIND_INTERNAL, NULL);
+	struct tl_span_handle *lc = tl_span_start("late-child", TL_SPAN_KIND_INTERNAL, late);
+	CHECK_EQ_INT(tl_span_set_run(late, NULL, "run-x", 0, NULL), TL_SDK_ESTATE);
+	tl_span_end(lc);
+	struct tl_span_handle *inj = tl_span_start("injected", TL_SPAN_KIND_INTERNAL, NULL);
+	CHECK_EQ_INT(tl_traceparent_inject(inj, tp, sizeof tp, NULL, 0), 0);
+	CHECK_EQ_INT(tl_span_set_run(inj, NULL, "run-x", 0, NULL), TL_SDK_ESTATE);
+	tl_span_end(inj);
+	tl_span_end(late);
+
+	/* Under a remote parent the trace id stays the parent's. */
+	CHECK_EQ_INT(tl_traceparent_extract("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", NULL, &remote), 0);
+	struct tl_span_handle *srvspan = tl_span_start_ctx("remote-explicit", TL_SPAN_KIND_SERVER, &remote);
+	CHECK_EQ_INT(tl_span_set_run(srvspan, "w", "run-w", 2, "w-1"), 0);
+	tl_span_end(tl_span_start("remote-explicit-child", TL_SPAN_KIND_INTERNAL, srvspan));
+	tl_span_end(srvspan);
+
+	/* run_id NULL removes the span's run; the trace id stays. */
+	struct tl_span_handle *cl = tl_span_start("cleared-root", TL_SPAN_KIND_INTERNAL, NULL);
+	CHECK_EQ_INT(tl_span_set_run(cl, NULL, NULL, -1, NULL), 0);
+	tl_span_end(tl_span_start("cleared-child", TL_SPAN_KIND_INTERNAL, cl));
+	tl_span_end(cl);
+	CHECK_EQ_INT(tl_run_set(NULL, NULL, -1, NULL), 0);
+	CHECK_EQ_INT(tl_flush(5000), 0);
+
+	struct all_spans d;
+	all_decode(&s, &d);
+	CHECK_EQ_INT(d.n_spans, 9);
+	const struct tl_span *er = all_find(&d, "explicit-root"), *ec = all_find(&d, "explicit-child"),
+			     *lr = all_find(&d, "late-root"), *lch = all_find(&d, "late-child"),
+			     *re = all_find(&d, "remote-explicit"), *rec = all_find(&d, "remote-explicit-child"),
+			     *cr = all_find(&d, "cleared-root"), *cch = all_find(&d, "cleared-child");
+	CHECK(er && ec && lr && lch && re && rec && cr && cch);
+	if (er && ec && lr && lch && re && rec && cr && cch) {
+		const struct tl_kv *kv;
+		CHECK(has_run(er, "default", "run-x", -1, NULL));
+		CHECK((kv = find_attr(&er->attrs, "mine")) && tl_str_eq_c(kv->v.u.s, "kept"));
+		CHECK(memcmp(er->trace_id, tid_x, 16) == 0);
+		CHECK(has_run(ec, "default", "run-x", -1, NULL));
+		CHECK(memcmp(ec->trace_id, tid_x, 16) == 0);
+		CHECK(memcmp(ec->parent_span_id, er->span_id, 8) == 0);
+		CHECK(has_run(lr, "p", "proc", 4, "proc-agent"));
+		CHECK(memcmp(lr->trace_id, tid_p, 16) == 0);
+		CHECK(has_run(lch, "p", "proc", 4, "proc-agent"));
+		CHECK(has_run(re, "w", "run-w", 2, "w-1"));
+		CHECK(memcmp(re->trace_id, remote.trace_id, 16) == 0);
+		CHECK(has_run(rec, "w", "run-w", 2, "w-1"));
+		CHECK(has_run(cr, NULL, NULL, -1, NULL));
+		CHECK(memcmp(cr->trace_id, tid_p, 16) == 0);
+		CHECK(has_run(cch, NULL, NULL, -1, NULL));
+	}
+	all_free(&d);
+	CHECK_EQ_INT(tl_shutdown(2000), 0);
+	srv_stop(&s);
+}
+
+struct run_thread {
+	int id;
+	char tenant[16], run_id[16], agent[16], root_name[16], child_name[16], leaf_name[16];
+	int rc;
+};
+
+/* One task per thread with its own explicit run; 20 children, each with a
+ * grandchild started through the current-span stack. */
+static void *run_thread_main(void *p)
+{
+	struct run_thread *t = p;
+	struct tl_span_handle *root = tl_genai_agent_start(NULL, t->root_name, NULL, NULL);
+	t->rc = tl_span_set_run(root, t->tenant, t->run_id, t->id, t->agent);
+	for (int i = 0; i < 20; i++) {
+		struct tl_span_handle *ch = tl_span_start(t->child_name, TL_SPAN_KIND_INTERNAL, root);
+		tl_span_make_current(ch);
+		tl_span_end(tl_span_start(t->leaf_name, TL_SPAN_KIND_INTERNAL, NULL));
+		tl_span_end(ch);
+	}
+	tl_span_end(root);
+	return NULL;
+}
+
+TEST(threads_with_explicit_runs)
+{
+	struct srv s = {0};
+	struct sdk_config c;
+	struct run_thread t[2];
+	pthread_t th[2];
+	srv_start(&s);
+	test_config(&c, &s, "OTEL_BSP_MAX_QUEUE_SIZE", "4096");
+	CHECK_EQ_INT(sdk__start(&c), 0);
+	sdk__config_cleanup(&c);
+	for (int i = 0; i < 2; i++) {
+		memset(&t[i], 0, sizeof t[i]);
+		t[i].id = i + 1;
+		snprintf(t[i].tenant, sizeof t[i].tenant, "tenant-%d", i + 1);
+		snprintf(t[i].run_id, sizeof t[i].run_id, "run-%d", i + 1);
+		snprintf(t[i].agent, sizeof t[i].agent, "agent-%d", i + 1);
+		snprintf(t[i].root_name, sizeof t[i].root_name, "root%d", i + 1);
+		snprintf(t[i].child_name, sizeof t[i].child_name, "child-%d", i + 1);
+		snprintf(t[i].leaf_name, sizeof t[i].leaf_name, "leaf-%d", i + 1);
+		pthread_create(&th[i], NULL, run_thread_main, &t[i]);
+	}
+	/* Meanwhile the process-wide run keeps changing: it must not leak in. */
+	for (int k = 0; k < 200; k++)
+		tl_run_set("noise", k % 2 ? "noise-run" : NULL, k, "noise-agent");
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	tl_run_set(NULL, NULL, -1, NULL);
+	CHECK_EQ_INT(t[0].rc, 0);
+	CHECK_EQ_INT(t[1].rc, 0);
+	CHECK_EQ_INT(tl_flush(10000), 0);
+
+	struct all_spans d;
+	all_decode(&s, &d);
+	CHECK_EQ_INT(d.n_spans, 2 * 41);
+	int per[2] = {0, 0}, bad = 0;
+	uint8_t tid[2][16];
+	for (int i = 0; i < 2; i++)
+		tl_trace_id_for_run(t[i].tenant, t[i].run_id, tid[i]);
+	for (int r = 0; r < d.n; r++) {
+		for (size_t k = 0; k < d.b[r].n_spans; k++) {
+			const struct tl_span *sp = &d.b[r].spans[k];
+			int i = -1;
+			for (int j = 0; j < 2; j++)
+				if (tl_str_eq_c(sp->name, t[j].child_name) || tl_str_eq_c(sp->name, t[j].leaf_name) ||
+				    (sp->name.n > 13 && memcmp(sp->name.p + 13, t[j].root_name, 5) == 0))
+					i = j;
+			if (i < 0) {
+				bad++;
+				continue;
+			}
+			per[i]++;
+			if (!has_run(sp, t[i].tenant, t[i].run_id, t[i].id, t[i].agent) || memcmp(sp->trace_id, tid[i], 16))
+				bad++;
+		}
+	}
+	CHECK_EQ_INT(per[0], 41);
+	CHECK_EQ_INT(per[1], 41);
+	CHECK_EQ_INT(bad, 0);
+	all_free(&d);
+	CHECK_EQ_INT(tl_shutdown(2000), 0);
+	srv_stop(&s);
+}
+
 static const struct tl_test_case tests[] = {
 	T(traceparent_vectors),
 	T(traceparent_roundtrip_and_format),
@@ -1071,6 +1370,9 @@ static const struct tl_test_case tests[] = {
 	T(run_identity_and_genai),
 	T(content_capture_opt_in_and_sampling_off),
 	T(threads_share_a_span),
+	T(child_inherits_parent_run),
+	T(span_set_run_rules),
+	T(threads_with_explicit_runs),
 	T(init_from_environment),
 };
 

@@ -1,8 +1,10 @@
 /*
  * orchestrator.c - the orchestrator of the trace-propagation test (see
  * README.md). Runs N tasks concurrently, one thread each. A task is one run
- * with its own trace: its root span is started while the run is set, so the
- * trace id is tl_trace_id_for_run(NULL, "task-NNN"). The task opens a dispatch
+ * with its own trace: its root span gets the run with tl_span_set_run (no
+ * process-wide run, no lock), so the trace id is tl_trace_id_for_run(NULL,
+ * "task-NNN") and the task's other spans inherit the run from the root. The
+ * task opens a dispatch
  * span, spawns a worker process and passes the context to it over a pipe as a
  * W3C traceparent, reads the worker's answer, then records a collect span.
  * With --kill K, task K's first worker is told to hang mid-task and is killed
@@ -34,7 +36,6 @@ struct orch {
 	const char *worker;
 	char **worker_env;      /* environ with OTEL_SERVICE_NAME=prop-worker */
 	int kill_task;          /* -1 = none */
-	pthread_mutex_t run_mu; /* tl_run_set is process-wide: one span start at a time */
 	pthread_mutex_t out_mu;
 };
 
@@ -132,28 +133,6 @@ static int run_worker(struct task *t, struct tl_span_handle *dispatch, const cha
 	return rc;
 }
 
-/*
- * Starts a span while the task's run is set. The run is process-wide and the
- * SDK applies it to every span started while it is set (today also to
- * children, whose local parent's run is not consulted), so each start happens
- * under run_mu with this task's run, and the run is cleared right after.
- * parent NULL starts the task's root, whose trace id is then the run's.
- */
-static struct tl_span_handle *start_in_run(struct task *t, const char *name, int kind,
-					   struct tl_span_handle *parent)
-{
-	struct tl_span_handle *s;
-	pthread_mutex_lock(&t->o->run_mu);
-	tl_run_set(NULL, t->run_id, 0, "orchestrator");
-	if (parent)
-		s = tl_span_start(name, kind, parent);
-	else
-		s = tl_genai_agent_start(NULL, "orchestrator", NULL, NULL);
-	tl_run_set(NULL, NULL, -1, NULL);
-	pthread_mutex_unlock(&t->o->run_mu);
-	return s;
-}
-
 static void *task_main(void *arg)
 {
 	struct task *t = arg;
@@ -161,14 +140,19 @@ static void *task_main(void *arg)
 	struct tl_span_context ctx;
 	char tp[64], hex[33], name[96];
 
-	struct tl_span_handle *root = start_in_run(t, NULL, 0, NULL);
+	/* The task's run goes on its root before anything reads the root's
+	 * context; the root's trace id becomes the run's, and every span started
+	 * under it inherits the run, whatever other threads do meanwhile. */
+	struct tl_span_handle *root = tl_genai_agent_start(NULL, "orchestrator", NULL, NULL);
+	if (tl_span_set_run(root, NULL, t->run_id, 0, "orchestrator") != 0)
+		fprintf(stderr, "orchestrator: %s: tl_span_set_run failed\n", t->run_id);
 
 	tl_span_get_context(root, &ctx);
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", ctx.trace_id[i]);
 
 	snprintf(name, sizeof name, "dispatch %s", t->run_id);
-	struct tl_span_handle *dispatch = start_in_run(t, name, TL_SPAN_KIND_PRODUCER, root);
+	struct tl_span_handle *dispatch = tl_span_start(name, TL_SPAN_KIND_PRODUCER, root);
 	tl_traceparent_inject(dispatch, tp, sizeof tp, NULL, 0);
 	int victim = t->index == o->kill_task;
 	int r = run_worker(t, dispatch, tp, hex, 1, victim);
@@ -182,7 +166,7 @@ static void *task_main(void *arg)
 	tl_span_end(dispatch);
 
 	snprintf(name, sizeof name, "collect %s", t->run_id);
-	struct tl_span_handle *collect = start_in_run(t, name, TL_SPAN_KIND_INTERNAL, root);
+	struct tl_span_handle *collect = tl_span_start(name, TL_SPAN_KIND_INTERNAL, root);
 	tl_span_end(collect);
 	if (r != 0)
 		tl_span_record_error(root, "worker_failed", "the worker did not finish");
@@ -240,7 +224,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "orchestrator: SDK not enabled (set OTEL_EXPORTER_OTLP_ENDPOINT)\n");
 		return 2;
 	}
-	pthread_mutex_init(&o.run_mu, NULL);
 	pthread_mutex_init(&o.out_mu, NULL);
 	o.worker_env = worker_environ();
 	tasks = calloc((size_t)ntasks, sizeof *tasks);
