@@ -6,7 +6,7 @@ ifeq ($(CI),true)
 WARN    += -Werror
 endif
 OPT     ?= -O2 -g
-PKGS    := sqlite3 libevent libevent_pthreads zlib libzstd yaml-0.1 jansson libcurl
+PKGS    := sqlite3 libevent libevent_pthreads zlib libzstd yaml-0.1 jansson libcurl libnghttp2
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Isrc -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 

@@ -13,6 +13,8 @@ int cli_config(int argc, char **argv); /* serve.c: prints the effective config *
 int cli_bench(int argc, char **argv);  /* bench.c: load generator */
 int cli_verify(int argc, char **argv); /* verify.c: send a GenAI trace, poll until stored (deploy gate) */
 int cli_check(int argc, char **argv);  /* check.c: trace integrity via GET /api/v1/integrity */
+int cli_gateway(int argc, char **argv); /* gateway.c: the LLM gateway alone (spans over OTLP) */
+int cli_bench_gateway(int argc, char **argv); /* bench_gateway.c: gateway overhead load generator */
 
 struct tl_buf;
 

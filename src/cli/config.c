@@ -19,11 +19,13 @@ const struct config_key config_keys[] = {
     {"server.otlp_http_addr", CONFIG_T_ADDR, "127.0.0.1:4318", F(otlp_http_addr), "TRACELAMP_OTLP_HTTP_ADDR",
      "Address of the OTLP/HTTP receiver (POST /v1/traces). Port 0 picks a free port."},
     {"server.otlp_grpc_addr", CONFIG_T_ADDR, "127.0.0.1:4317", F(otlp_grpc_addr), "TRACELAMP_OTLP_GRPC_ADDR",
-     "Address of the OTLP/gRPC receiver. Reserved: not listened on yet."},
+     "Address of the OTLP/gRPC receiver (h2c: HTTP/2 without TLS). Port 0 picks a free port."},
     {"server.http_addr", CONFIG_T_ADDR, "127.0.0.1:7070", F(http_addr), "TRACELAMP_HTTP_ADDR",
      "Address of the query API (/api/v1), /metrics, /healthz and /readyz. Port 0 picks a free port."},
     {"server.max_request_bytes", CONFIG_T_SIZE, "16MiB", F(max_request_bytes), NULL,
      "Largest OTLP request body, checked on the wire and again after gzip inflation (413 past it)."},
+    {"server.grpc_max_message_bytes", CONFIG_T_SIZE, "4MiB", F(grpc_max_message_bytes), NULL,
+     "Largest OTLP/gRPC request message, on the wire and after gzip inflation (RESOURCE_EXHAUSTED past it)."},
     {"server.memory_budget", CONFIG_T_SIZE, "256MiB", F(memory_budget), NULL,
      "Memory for accepted requests not yet committed (body plus decoded form); past it, 429 with Retry-After."},
     {"server.otlp_threads", CONFIG_T_U32, "2", F(otlp_threads), NULL,
@@ -47,6 +49,20 @@ const struct config_key config_keys[] = {
     {"log.level", CONFIG_T_LEVEL, "info", F(log_level), NULL, "Log level: debug, info, warn or error."},
     {"metrics.max_models", CONFIG_T_U32, "50", F(metrics_max_models), NULL,
      "Distinct model label values in /metrics before rare ones fold into \"other\"."},
+    /* The gateway's lists (keys, routes, redact, observability) are read from
+     * the same file by config_load_gateway; these are its scalars. */
+    {"gateway.addr", CONFIG_T_ADDR, "127.0.0.1:8080", F(gateway_addr), NULL,
+     "Address of the LLM gateway (OpenAI and Anthropic APIs). The gateway is off when gateway.routes is empty."},
+    {"gateway.capture_content", CONFIG_T_BOOL, "false", F(gateway_capture_content), NULL,
+     "Record prompts and completions on gateway spans (redacted); routes may override."},
+    {"gateway.max_request_bytes", CONFIG_T_SIZE, "4MiB", F(gateway_max_request_bytes), NULL,
+     "Largest client request body the gateway forwards (413 past it)."},
+    {"gateway.max_response_bytes", CONFIG_T_SIZE, "64MiB", F(gateway_max_response_bytes), NULL,
+     "Largest non-streaming upstream reply the gateway relays (502 past it)."},
+    {"gateway.max_concurrent", CONFIG_T_U32, "1024", F(gateway_max_concurrent), NULL,
+     "Calls in flight through the gateway; past it, 429."},
+    {"gateway.timeout", CONFIG_T_DURATION, "120s", F(gateway_timeout_ns), NULL,
+     "Default upstream timeout for a whole call (routes' upstreams may set their own)."},
 };
 const size_t config_n_keys = sizeof config_keys / sizeof config_keys[0];
 
@@ -287,6 +303,14 @@ static const char *scalar_text(const yaml_event_t *ev)
 	return v;
 }
 
+/* 1 for the gateway keys whose values are lists or mappings (parsed by the
+ * gateway module, not by the settings table). */
+static int is_gateway_list(const char *section, const char *key)
+{
+	return !strcmp(section, "gateway") && (!strcmp(key, "keys") || !strcmp(key, "routes") ||
+					       !strcmp(key, "redact") || !strcmp(key, "observability"));
+}
+
 int config_apply_yaml(struct tl_config *c, const char *text, size_t len, const char *origin, char *err,
 		      size_t errlen)
 {
@@ -296,6 +320,8 @@ int config_apply_yaml(struct tl_config *c, const char *text, size_t len, const c
 	char section[128] = "", key[256] = "", where[CONFIG_ORIGIN_MAX];
 	/* state: 0 expect section key, 1 expect section mapping, 2 expect setting key, 3 expect value */
 	int state = 0;
+	/* Nesting depth inside a value that another parser reads (gateway lists); 0 = not skipping. */
+	int skip = 0;
 
 	if (!yaml_parser_initialize(&parser))
 		return set_err(err, errlen, "%s: cannot initialise the YAML parser", origin);
@@ -309,6 +335,23 @@ int config_apply_yaml(struct tl_config *c, const char *text, size_t len, const c
 		}
 		have_ev = 1;
 		size_t line = (size_t)ev.start_mark.line + 1;
+		if (state == 3 && !skip && is_gateway_list(section, key) &&
+		    (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT))
+			skip = 1;
+		else if (skip && (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT))
+			skip++;
+		else if (skip && (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT))
+			skip--;
+		if (skip || (state == 3 && is_gateway_list(section, key))) {
+			/* config_load_gateway reads these from the same text. */
+			if (!skip) {
+				key[0] = 0;
+				state = 2;
+			}
+			yaml_event_delete(&ev);
+			have_ev = 0;
+			continue;
+		}
 		switch (ev.type) {
 		case YAML_STREAM_START_EVENT:
 		case YAML_DOCUMENT_START_EVENT:
@@ -627,6 +670,17 @@ int config_validate(const struct tl_config *c, char *err, size_t errlen)
 				       "yet, so set server.allow_public: true to listen on it anyway",
 				       addrs[i].key, a, c->origin[k]);
 	}
+	/* The gateway authenticates its clients with gateway.keys, so any address
+	 * may be used; config_load_gateway refuses a non-loopback one without keys. */
+	if (config_parse_addr(c->gateway_addr, host, sizeof host, &port))
+		return set_err(err, errlen, "gateway.addr: bad address \"%s\" (%s)", c->gateway_addr,
+			       c->origin[config_find("gateway.addr")]);
+	if (c->gateway_max_concurrent < 1)
+		return set_err(err, errlen, "gateway.max_concurrent: must be at least 1 (%s)",
+			       c->origin[config_find("gateway.max_concurrent")]);
+	if (c->gateway_max_request_bytes < 1024)
+		return set_err(err, errlen, "gateway.max_request_bytes: must be at least 1KiB (%s)",
+			       c->origin[config_find("gateway.max_request_bytes")]);
 	if (c->otlp_threads < 1 || c->otlp_threads > 64)
 		return set_err(err, errlen, "server.otlp_threads: %u (%s) must be between 1 and 64",
 			       c->otlp_threads, c->origin[config_find("server.otlp_threads")]);
@@ -636,6 +690,9 @@ int config_validate(const struct tl_config *c, char *err, size_t errlen)
 	if (c->max_request_bytes > (uint64_t)1 << 31)
 		return set_err(err, errlen, "server.max_request_bytes: must be at most 2GiB (%s)",
 			       c->origin[config_find("server.max_request_bytes")]);
+	if (c->grpc_max_message_bytes < 1024 || c->grpc_max_message_bytes > (uint64_t)1 << 31)
+		return set_err(err, errlen, "server.grpc_max_message_bytes: must be between 1KiB and 2GiB (%s)",
+			       c->origin[config_find("server.grpc_max_message_bytes")]);
 	if (c->memory_budget == 0)
 		return set_err(err, errlen, "server.memory_budget: must not be 0 (%s)",
 			       c->origin[config_find("server.memory_budget")]);
@@ -759,8 +816,7 @@ int config_format_yaml(const struct tl_config *c, struct tl_buf *out)
 			rc = (k->type == CONFIG_T_STR || k->type == CONFIG_T_ADDR) ? put_quoted(out, v)
 										   : tl_buf_puts(out, v);
 		if (!rc)
-			rc = tl_buf_printf(out, "  # %s%s\n", c->origin[i],
-					   i == (size_t)config_find("server.otlp_grpc_addr") ? " (reserved, not listened on yet)" : "");
+			rc = tl_buf_printf(out, "  # %s\n", c->origin[i]);
 	}
 	return rc;
 }
@@ -797,5 +853,40 @@ int config_format_help(struct tl_buf *out)
 	if (!rc)
 		rc = tl_buf_puts(out, "  --config=PATH  YAML file [TRACELAMP_CONFIG]; default ./tracelamp.yaml if it exists\n"
 				      "Precedence: defaults < file < environment < flags.\n");
+	return rc;
+}
+
+/* ---- gateway ------------------------------------------------------------------- */
+
+int config_load_gateway(const struct tl_config *c, char *const *envp, struct gateway_config *out, char *err,
+			size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = 0;
+
+	gateway_config_init(out);
+	snprintf(out->addr, sizeof out->addr, "%s", c->gateway_addr);
+	out->capture_content = c->gateway_capture_content;
+	out->max_request_bytes = c->gateway_max_request_bytes;
+	out->max_response_bytes = c->gateway_max_response_bytes;
+	out->max_concurrent = c->gateway_max_concurrent;
+	out->timeout_ns = c->gateway_timeout_ns;
+	if (c->file_path[0]) {
+		rc = read_file(c->file_path, &text, &len);
+		if (rc) {
+			rc = set_err(err, errlen, "cannot read config file %s: %s", c->file_path, tl_strerror(rc));
+			goto out;
+		}
+		rc = gateway_config_parse_yaml(out, text ? text : "", len, c->file_path, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (out->n_routes)
+		rc = gateway_config_resolve(out, envp, err, errlen);
+out:
+	free(text);
+	if (rc)
+		gateway_config_cleanup(out);
 	return rc;
 }

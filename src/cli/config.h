@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "gateway/gateway.h"
 
 #define CONFIG_STR_MAX 512
 #define CONFIG_MAX_KEYS 32
@@ -46,6 +47,7 @@ struct tl_config {
 	uint32_t otlp_threads;
 	int allow_public;
 	uint64_t drain_timeout_ns;
+	uint64_t grpc_max_message_bytes;
 	/* store */
 	char data_dir[CONFIG_STR_MAX];
 	uint64_t retention_ns;
@@ -58,6 +60,13 @@ struct tl_config {
 	int log_level; /* enum tl_log_level */
 	/* metrics */
 	uint32_t metrics_max_models;
+	/* gateway (its lists are read by config_load_gateway) */
+	char gateway_addr[CONFIG_STR_MAX];
+	int gateway_capture_content;
+	uint64_t gateway_max_request_bytes;
+	uint64_t gateway_max_response_bytes;
+	uint32_t gateway_max_concurrent;
+	uint64_t gateway_timeout_ns;
 
 	/* Where each value came from, indexed like config_keys[]. */
 	unsigned char source[CONFIG_MAX_KEYS];
@@ -130,6 +139,17 @@ int config_load(struct tl_config *c, int argc, char **argv, char *const *envp, c
 /* Cross-field checks: addresses parse, non-loopback binds need
  * server.allow_public, otlp_threads in 1..64, non-zero sizes. */
 int config_validate(const struct tl_config *c, char *err, size_t errlen);
+
+/*
+ * The gateway configuration: the gateway.* scalars of c plus the list-shaped
+ * parts (keys, routes, redact, observability) read again from c->file_path,
+ * with key and upstream-key environment variables resolved through envp.
+ * out is initialised here; free it with gateway_config_cleanup (also on error:
+ * it is left empty). The gateway is configured when out->n_routes > 0.
+ * TL_ECONFIG with err naming file:line or the variable.
+ */
+int config_load_gateway(const struct tl_config *c, char *const *envp, struct gateway_config *out, char *err,
+			size_t errlen);
 
 /* Splits "host:port" or "[v6]:port". Host may be empty (all interfaces). */
 int config_parse_addr(const char *s, char *host, size_t hostn, uint16_t *port);

@@ -18,6 +18,8 @@ static void usage(FILE *f)
 		   "  bench     load generator: GenAI agent traces over OTLP/HTTP\n"
 		   "  verify    deploy gate: send one GenAI trace, wait until it is queryable\n"
 		   "  check     trace integrity of stored data (orphans, roots, skew)\n"
+		   "  gateway   the LLM gateway alone (OpenAI/Anthropic proxy; spans over OTLP)\n"
+		   "  bench-gateway  gateway overhead: latency and throughput, direct vs through the gateway\n"
 		   "  version   print the version\n"
 		   "  help      this text\n"
 		   "\n"
@@ -41,6 +43,10 @@ int main(int argc, char **argv)
 		return cli_verify(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cli_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "gateway") == 0)
+		return cli_gateway(argc - 1, argv + 1);
+	if (strcmp(cmd, "bench-gateway") == 0)
+		return cli_bench_gateway(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("tracelamp %s\n", TRACELAMP_VERSION);
 		return 0;

@@ -10,7 +10,7 @@
  * keeps its slot, later ones fold into "other"), and fixed caps for providers,
  * operations and error types.
  */
-#include "metrics/metrics.h"
+#include "metrics/metrics_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -88,6 +88,7 @@ struct metrics {
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t unknown_attrs;
 	double start_time_s;
+	struct otlp_series *otlp; /* OTLP metrics re-exposed (otlp_series.c) */
 };
 
 static void *xcalloc(size_t n, size_t sz)
@@ -199,6 +200,7 @@ struct metrics *metrics_create(uint32_t max_models)
 	interner_init(&m->errs, MAX_ERROR_TYPES, "_OTHER");
 	m->stsize = 1024;
 	m->stable = xcalloc(m->stsize, sizeof *m->stable);
+	m->otlp = metrics__series_create();
 
 	/* Process start: /proc/self/stat starttime (clock ticks after boot) plus
 	 * the boot time; the creation time when /proc is unavailable. */
@@ -240,8 +242,14 @@ void metrics_destroy(struct metrics *m)
 	interner_cleanup(&m->errs);
 	free(m->series);
 	free(m->stable);
+	metrics__series_destroy(m->otlp);
 	pthread_mutex_destroy(&m->mu);
 	free(m);
+}
+
+struct otlp_series *metrics__series(struct metrics *m)
+{
+	return m->otlp;
 }
 
 /* ---- receiver counters ---- */
@@ -835,6 +843,8 @@ int metrics_render(struct metrics *m, struct store *store, const struct metrics_
 	emit_sample_u64(&r, "tracelamp_genai_unknown_attributes_total", NULL, 0,
 			atomic_load_explicit(&m->unknown_attrs, memory_order_relaxed));
 	render_process(&r, m->start_time_s);
+	if (!r.err)
+		r.err = metrics__series_render(m->otlp, tl_now_unix_nano(), out);
 	free(v);
 	free(copy);
 	return r.err;

@@ -217,4 +217,204 @@ int64_t model_cost_nusd(const struct tl_price *p, const struct tl_genai *g);
 /* The span's service name (its resource's service.name) or "unknown_service". */
 struct tl_str model_span_service(const struct tl_span *s);
 
+/* ---- metrics (OTLP metrics signal) -------------------------------------- */
+
+enum tl_metric_type {
+	TL_METRIC_NONE = 0,    /* a Metric with no data field (kept, has no points) */
+	TL_METRIC_GAUGE,
+	TL_METRIC_SUM,
+	TL_METRIC_HISTOGRAM,
+	TL_METRIC_EXP_HISTOGRAM,
+	TL_METRIC_SUMMARY,
+};
+
+/* AggregationTemporality (values as on the wire). */
+enum tl_temporality { TL_TEMP_UNSPECIFIED = 0, TL_TEMP_DELTA = 1, TL_TEMP_CUMULATIVE = 2 };
+
+/* NumberDataPoint value kinds. */
+enum tl_point_value { TL_PV_NONE = 0, TL_PV_INT, TL_PV_DOUBLE };
+
+/* DataPointFlags bit 0: the point is a staleness marker without a value. */
+#define TL_POINT_NO_RECORDED_VALUE 1u
+
+struct tl_quantile {
+	double quantile;
+	double value;
+};
+
+/* One side (positive or negative) of an exponential histogram point. */
+struct tl_exp_buckets {
+	int32_t offset;
+	uint64_t *counts;
+	uint32_t n;
+};
+
+/*
+ * A data point of any metric type; only the fields of the metric's type are set
+ * (the rest stay zero). Exemplars are validated and counted, not kept.
+ */
+struct tl_metric_point {
+	struct tl_attrs attrs;
+	uint64_t start_unix_nano;
+	uint64_t time_unix_nano;
+	uint32_t flags;               /* DataPointFlags */
+	/* gauge, sum */
+	int value_kind;               /* enum tl_point_value */
+	int64_t as_int;
+	double as_double;
+	/* histogram, exponential histogram, summary */
+	uint64_t count;
+	double sum;
+	int has_sum, has_min, has_max; /* sum is always present for summaries */
+	double min, max;
+	/* histogram: n_bounds finite bounds, n_bucket_counts == n_bounds + 1 (or both 0) */
+	uint64_t *bucket_counts;
+	uint32_t n_bucket_counts;
+	double *bounds;
+	uint32_t n_bounds;
+	/* exponential histogram */
+	int32_t scale;
+	uint64_t zero_count;
+	double zero_threshold;
+	struct tl_exp_buckets positive, negative;
+	/* summary */
+	struct tl_quantile *quantiles;
+	uint32_t n_quantiles;
+	uint32_t n_exemplars;
+};
+
+struct tl_metric {
+	struct tl_str name;
+	struct tl_str description;
+	struct tl_str unit;
+	int type;                     /* enum tl_metric_type */
+	int temporality;              /* enum tl_temporality (sum, histograms) */
+	int monotonic;                /* Sum.is_monotonic */
+	struct tl_attrs metadata;     /* Metric.metadata */
+	struct tl_metric_point *points;
+	uint32_t n_points;
+	const struct tl_resource *resource; /* never NULL after decode */
+	const struct tl_scope *scope;       /* never NULL after decode */
+};
+
+/* A decoded ExportMetricsServiceRequest; same ownership rules as struct tl_batch. */
+struct tl_metrics_batch {
+	struct tl_arena *arena;
+	struct tl_metric *metrics;
+	size_t n_metrics;
+	size_t n_points;              /* over all metrics */
+	struct tl_resource *resources;
+	size_t n_resources;
+	struct tl_scope *scopes;
+	size_t n_scopes;
+	struct tl_str tenant;         /* request tenant, "default" if none */
+};
+
+/* ---- logs (OTLP logs signal) ------------------------------------------------ */
+
+struct tl_log_record {
+	uint64_t time_unix_nano;          /* 0 when not set (Codex): see model_log_time */
+	uint64_t observed_time_unix_nano;
+	int severity_number;              /* SeverityNumber 0..24 (other values kept) */
+	struct tl_str severity_text;
+	struct tl_value body;             /* TL_V_EMPTY when absent */
+	struct tl_attrs attrs;
+	uint32_t flags;                   /* LogRecordFlags (low byte: W3C trace flags) */
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	int has_trace_id;                 /* 16 bytes, not all zero */
+	int has_span_id;                  /* 8 bytes, not all zero */
+	struct tl_str event_name;         /* LogRecord.event_name (field 12) */
+	const struct tl_resource *resource; /* never NULL after decode */
+	const struct tl_scope *scope;       /* never NULL after decode */
+};
+
+/* A decoded ExportLogsServiceRequest; same ownership rules as struct tl_batch. */
+struct tl_logs_batch {
+	struct tl_arena *arena;
+	struct tl_log_record *records;
+	size_t n_records;
+	struct tl_resource *resources;
+	size_t n_resources;
+	struct tl_scope *scopes;
+	size_t n_scopes;
+	struct tl_str tenant;
+};
+
+/* The record's time: time_unix_nano, or the observed time when that is 0 (Codex
+ * sends only the observed time). 0 when neither is set. */
+uint64_t model_log_time(const struct tl_log_record *r);
+
+/* The record's event name, by the first rule that gives one: the `event.name`
+ * attribute (string), the event_name field, a string body that looks like an
+ * event name (no spaces, at most 128 bytes, contains a '.'; Claude Code sends
+ * "claude_code.api_request"). Empty when none. Borrows from the record. */
+struct tl_str model_log_event_name(const struct tl_log_record *r);
+
+/* ---- GenAI usage from metrics ---------------------------------------------- */
+
+/*
+ * One usage fact: what a metrics batch says about LLM calls of one (minute,
+ * tenant, service, model, provider, operation). Token counts follow the OTel
+ * convention of struct tl_genai (input includes cache read and write). Fields
+ * not reported are 0; cost_nusd is TL_NONE when no cost metric was seen; calls
+ * is 0 when the source has no call count (Claude Code token counters).
+ *
+ * Dedup rule (implemented by the store): facts from metrics go to rollup rows of
+ * their own, with source = metrics. /api/v1/stats answers a (service, model)
+ * minute from the span rollups when spans exist for it and from the metric
+ * rollups otherwise, so a call sent both as a span and as a metric point is
+ * never counted twice.
+ */
+struct tl_usage_fact {
+	uint64_t minute_unix;         /* start of the minute, Unix seconds */
+	struct tl_str tenant;
+	struct tl_str service;
+	struct tl_str model;
+	struct tl_str provider;
+	struct tl_str operation;
+	int64_t input_tokens;
+	int64_t output_tokens;
+	int64_t cache_read_tokens;
+	int64_t cache_write_tokens;
+	int64_t reasoning_tokens;
+	int64_t cost_nusd;
+	int64_t calls;
+};
+
+/* Per-series memory for turning cumulative usage metrics into increments. Not
+ * thread-safe: one owner (the store writer) uses it. */
+struct model_usage_state;
+
+/* max_series bounds the memory (about 48 bytes a series); series past it are
+ * not tracked and their cumulative points are not counted. Returns owned (free
+ * with model_usage_state_destroy), NULL on OOM. */
+struct model_usage_state *model_usage_state_create(uint32_t max_series);
+void model_usage_state_destroy(struct model_usage_state *st);
+
+/*
+ * Extracts usage facts from a decoded metrics batch:
+ *  - gen_ai.client.token.usage histograms: the point's sum per gen_ai.token.type
+ *    (input/output), its count as calls (from the input series); model from
+ *    gen_ai.response.model, else gen_ai.request.model; provider from
+ *    gen_ai.provider.name, else gen_ai.system; operation gen_ai.operation.name;
+ *  - claude_code.token.usage (type input, output, cacheRead, cacheCreation;
+ *    Anthropic counts input without cache, so cache tokens are added to input)
+ *    and claude_code.cost.usage (USD), provider anthropic, operation chat;
+ *  - gemini_cli.token.usage (type input, output, thought, cache; input already
+ *    holds the cache, thoughts are added to output) and
+ *    gemini_cli.api.request.count (calls), provider gcp.gemini;
+ *  - codex.turn.token_usage (type/token_type input, output, cached, reasoning;
+ *    best effort, the metric is not documented), provider openai.
+ * Delta points count as they are. Cumulative points become increments against
+ * st (NULL: cumulative points are skipped): the first point of a series counts
+ * in full only when the series started within 2 minutes of it, else it only
+ * sets the baseline, so a restart of tracelamp never counts a call twice; a
+ * changed start time or a smaller value is a reset. Points without a time are
+ * skipped. Facts with the same key are merged. *out comes from arena (NULL when
+ * *n is 0); strings borrow from the batch. Returns 0 or TL_ENOMEM.
+ */
+int model_usage_from_metrics(const struct tl_metrics_batch *b, struct model_usage_state *st, struct tl_arena *arena,
+			     struct tl_usage_fact **out, size_t *n);
+
 #endif

@@ -7,6 +7,8 @@
  * rules are those of OTLP/JSON with the leniency real exporters need: camelCase
  * keys only, unknown keys ignored, null treated as absent, hex ids of either case,
  * 64-bit integers as numbers or decimal strings, enums as integers or names.
+ * The value, attribute, resource and scope decoders are shared with the metrics
+ * and logs decoders through otlp_int.h.
  */
 #include "otlp/otlp_int.h"
 
@@ -647,4 +649,93 @@ out:
 	}
 	json_decref(root);
 	return rc;
+}
+
+/* ---- helpers shared with the metrics and logs decoders (otlp_int.h) ---------- */
+
+const json_t *otlp__js_get(const json_t *obj, const char *key)
+{
+	return jget(obj, key);
+}
+
+int otlp__js_type_fail(struct otlp__dec *d, const char *name, const char *what)
+{
+	return type_fail(d, name, what);
+}
+
+int otlp__js_str(struct otlp__dec *d, const json_t *obj, const char *key, struct tl_str *out)
+{
+	return get_str(d, obj, key, out);
+}
+
+int otlp__js_u64(struct otlp__dec *d, const json_t *obj, const char *key, uint64_t max, uint64_t *out)
+{
+	return get_u64(d, obj, key, max, out);
+}
+
+int otlp__js_u32(struct otlp__dec *d, const json_t *obj, const char *key, uint32_t *out)
+{
+	return get_u32(d, obj, key, out);
+}
+
+int otlp__js_enum(struct otlp__dec *d, const json_t *obj, const char *key, const char *const *names, size_t n_names,
+		  int *out)
+{
+	return get_enum(d, obj, key, names, n_names, out);
+}
+
+int otlp__js_num_u64(struct otlp__dec *d, const json_t *v, const char *name, uint64_t max, uint64_t *out)
+{
+	return num_u64(d, v, name, max, out);
+}
+
+int otlp__js_num_i64(struct otlp__dec *d, const json_t *v, const char *name, int64_t *out)
+{
+	return num_i64(d, v, name, out);
+}
+
+int otlp__js_num_double(struct otlp__dec *d, const json_t *v, const char *name, double *out)
+{
+	return get_double(d, v, name, out);
+}
+
+int otlp__js_id(struct otlp__dec *d, const json_t *obj, const char *key, uint8_t *out, size_t n, size_t *len)
+{
+	return get_id(d, obj, key, out, n, len);
+}
+
+int otlp__js_value(struct otlp__dec *d, const json_t *v, uint32_t depth, struct tl_value *out)
+{
+	return dec_value(d, v, depth, out);
+}
+
+int otlp__js_attrs(struct otlp__dec *d, const json_t *obj, const char *key, struct tl_attrs *a)
+{
+	return dec_attrs(d, obj, key, a);
+}
+
+int otlp__js_resource(struct otlp__dec *d, const json_t *v, struct tl_resource *res)
+{
+	return dec_resource(d, v, res);
+}
+
+int otlp__js_scope(struct otlp__dec *d, const json_t *v, struct tl_scope *sc)
+{
+	return dec_scope(d, v, sc);
+}
+
+json_t *otlp__js_load(struct otlp__dec *d, const void *data, size_t len)
+{
+	json_error_t je;
+	json_t *root = json_loadb(data ? data : "", data ? len : 0, JSON_ALLOW_NUL, &je);
+	if (!root) {
+		otlp__fail(d, TL_EJSON, ": invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		otlp__fail(d, TL_EJSON, ": expected an object");
+		return NULL;
+	}
+	return root;
 }

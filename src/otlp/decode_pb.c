@@ -6,52 +6,13 @@
  * (so every array is allocated once, exactly), then the real pass. The whole
  * request is pre-scanned the same way for its resource, scope and span counts, so
  * the batch's arrays are contiguous. Validation errors name the path of the bad
- * field (see otlp_int.h).
+ * field (see otlp_int.h). The value, attribute, resource and scope decoders are
+ * shared with decode_metrics.c and decode_logs.c through otlp_int.h.
  */
 #include "otlp/otlp_int.h"
 #include "proto/proto.h"
 
 #include <string.h>
-
-/* pb_next with an inlined fast path for the common shapes (a one-byte tag and a
- * one-byte varint or length); anything else, errors included, goes to pb_next. */
-static inline int next_field(struct pb_reader *r, struct pb_field *f)
-{
-	const uint8_t *p = r->p;
-	if (p >= r->end)
-		return 0;
-	if (r->end - p >= 9 && p[0] >= 8 && p[0] < 0x80 && (p[0] & 7) == PB_I64) {
-		f->num = p[0] >> 3;
-		f->wire = PB_I64;
-		memcpy(&f->u64, p + 1, 8); /* little-endian hosts, as in proto.c */
-		f->data = NULL;
-		f->len = 0;
-		r->p = p + 9;
-		return 1;
-	}
-	if (r->end - p >= 2 && p[0] >= 8 && p[0] < 0x80 && p[1] < 0x80) {
-		int wire = p[0] & 7;
-		if (wire == PB_LEN && (size_t)p[1] <= (size_t)(r->end - p - 2)) {
-			f->num = p[0] >> 3;
-			f->wire = PB_LEN;
-			f->u64 = 0;
-			f->data = p + 2;
-			f->len = p[1];
-			r->p = p + 2 + p[1];
-			return 1;
-		}
-		if (wire == PB_VARINT) {
-			f->num = p[0] >> 3;
-			f->wire = PB_VARINT;
-			f->u64 = p[1];
-			f->data = NULL;
-			f->len = 0;
-			r->p = p + 2;
-			return 1;
-		}
-	}
-	return pb_next(r, f);
-}
 
 static int pb_fail(struct otlp__dec *d, int rc)
 {
@@ -88,7 +49,7 @@ static void count3(const uint8_t *p, size_t n, uint32_t a, uint32_t b, uint32_t 
 	struct pb_field f;
 	out[0] = out[1] = out[2] = 0;
 	pb_reader_init(&r, p, n);
-	while (next_field(&r, &f) > 0) {
+	while (otlp__pb_next(&r, &f) > 0) {
 		if (f.wire != PB_LEN)
 			continue;
 		if (f.num == a)
@@ -113,7 +74,7 @@ static int dec_kv(struct otlp__dec *d, const uint8_t *p, size_t n, uint32_t dept
 	kv->v.kind = TL_V_EMPTY;
 	*skip = 0;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if ((rc = get_str(d, &f, "key", &kv->key)))
@@ -173,7 +134,7 @@ static int dec_array(struct otlp__dec *d, const uint8_t *p, size_t n, uint32_t d
 	if (cnt[0] && !(v->u.arr.items = otlp__alloc(d, cnt[0], sizeof(struct tl_value))))
 		return oom_fail(d);
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		if (f.num != 1)
 			continue;
 		if (f.wire != PB_LEN)
@@ -208,7 +169,7 @@ static int dec_kvlist(struct otlp__dec *d, const uint8_t *p, size_t n, uint32_t 
 	if (cnt[0] && !(a.items = otlp__alloc(d, cnt[0], sizeof(struct tl_kv))))
 		return oom_fail(d);
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		if (f.num == 1 && (rc = add_kv(d, &f, "values", cnt[0], depth, &a, &seen)))
 			return rc;
 	}
@@ -228,7 +189,7 @@ static int dec_value(struct otlp__dec *d, const uint8_t *p, size_t n, uint32_t d
 	memset(v, 0, sizeof *v);
 	v->kind = TL_V_EMPTY;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if ((rc = get_str(d, &f, "stringValue", &v->u.s)))
@@ -306,7 +267,7 @@ static int dec_resource(struct otlp__dec *d, const uint8_t *p, size_t n, struct 
 	if ((rc = attrs_alloc(d, &res->attrs, cnt[0])))
 		return rc;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if ((rc = add_kv(d, &f, "attributes", cnt[0], 0, &res->attrs, &seen)))
@@ -339,7 +300,7 @@ static int dec_scope(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_
 	if ((rc = attrs_alloc(d, &sc->attrs, cnt[0])))
 		return rc;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if ((rc = get_str(d, &f, "name", &sc->name)))
@@ -398,7 +359,7 @@ static int dec_event(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_
 	if ((rc = attrs_alloc(d, &ev->attrs, cnt[0])))
 		return rc;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if (f.wire != PB_I64)
@@ -435,7 +396,7 @@ static int dec_link(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_l
 	if ((rc = attrs_alloc(d, &l->attrs, cnt[0])))
 		return rc;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if ((rc = get_id(d, &f, "traceId", l->trace_id, 16, &tlen)))
@@ -482,7 +443,7 @@ static int dec_status(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl
 	s->status_code = 0;
 	s->status_message = TL_STR_NULL;
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 2:
 			if ((rc = get_str(d, &f, "message", &s->status_message)))
@@ -558,7 +519,7 @@ static int dec_span(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_s
 	if (cnt[2] && !(s->links = otlp__alloc(d, cnt[2], sizeof *s->links)))
 		return oom_fail(d);
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		rc = 0;
 		switch (f.num) {
 		case 1:
@@ -664,7 +625,7 @@ static int dec_scope_spans(struct otlp__dec *d, const uint8_t *p, size_t n, stru
 		return otlp__fail(d, TL_EINVAL, ": internal count mismatch");
 	sc = &fl->b->scopes[fl->n_scopes++];
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if (f.wire != PB_LEN)
@@ -712,7 +673,7 @@ static int dec_resource_spans(struct otlp__dec *d, const uint8_t *p, size_t n, s
 		return otlp__fail(d, TL_EINVAL, ": internal count mismatch");
 	res = &fl->b->resources[fl->n_res++];
 	pb_reader_init(&r, p, n);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		switch (f.num) {
 		case 1:
 			if (f.wire != PB_LEN)
@@ -749,17 +710,17 @@ static void prescan(const uint8_t *p, size_t n, size_t *n_res, size_t *n_scopes,
 	struct pb_field f1, f2, f3;
 	*n_res = *n_scopes = *n_spans = 0;
 	pb_reader_init(&r1, p, n);
-	while (next_field(&r1, &f1) > 0) {
+	while (otlp__pb_next(&r1, &f1) > 0) {
 		if (f1.num != 1 || f1.wire != PB_LEN)
 			continue;
 		(*n_res)++;
 		pb_reader_init(&r2, f1.data, f1.len);
-		while (next_field(&r2, &f2) > 0) {
+		while (otlp__pb_next(&r2, &f2) > 0) {
 			if (f2.num != 2 || f2.wire != PB_LEN)
 				continue;
 			(*n_scopes)++;
 			pb_reader_init(&r3, f2.data, f2.len);
-			while (next_field(&r3, &f3) > 0)
+			while (otlp__pb_next(&r3, &f3) > 0)
 				if (f3.num == 2 && f3.wire == PB_LEN)
 					(*n_spans)++;
 		}
@@ -785,7 +746,7 @@ static int decode(const void *data, size_t len, struct tl_arena *arena, const st
 	if ((rc = otlp__batch_alloc(&d, out, n_res, n_scopes, n_spans)))
 		goto out;
 	pb_reader_init(&r, data, len);
-	while ((rc = next_field(&r, &f)) > 0) {
+	while ((rc = otlp__pb_next(&r, &f)) > 0) {
 		if (f.num != 1)
 			continue;
 		if (f.wire != PB_LEN) {
@@ -826,4 +787,57 @@ int otlp_decode_traces_pb_ext(const void *data, size_t len, struct tl_arena *are
 			      const struct otlp_limits *lim, struct tl_batch *out, struct otlp_error *err)
 {
 	return decode(data, len, arena, lim, 1, out, err);
+}
+
+/* ---- helpers shared with the metrics and logs decoders (otlp_int.h) ---------- */
+
+int otlp__pb_fail(struct otlp__dec *d, int rc)
+{
+	return pb_fail(d, rc);
+}
+
+int otlp__pb_wire_fail(struct otlp__dec *d, const char *name, int wire)
+{
+	return wire_fail(d, name, wire);
+}
+
+int otlp__pb_oom(struct otlp__dec *d)
+{
+	return oom_fail(d);
+}
+
+int otlp__pb_str(struct otlp__dec *d, const struct pb_field *f, const char *name, struct tl_str *out)
+{
+	return get_str(d, f, name, out);
+}
+
+void otlp__pb_count(const uint8_t *p, size_t n, uint32_t a, uint32_t b, uint32_t c, size_t out[3])
+{
+	count3(p, n, a, b, c, out);
+}
+
+int otlp__pb_value(struct otlp__dec *d, const uint8_t *p, size_t n, uint32_t depth, struct tl_value *v)
+{
+	return dec_value(d, p, n, depth, v);
+}
+
+int otlp__pb_attrs_alloc(struct otlp__dec *d, struct tl_attrs *a, size_t cap)
+{
+	return attrs_alloc(d, a, cap);
+}
+
+int otlp__pb_add_kv(struct otlp__dec *d, const struct pb_field *f, const char *name, size_t cap, struct tl_attrs *a,
+		    size_t *seen)
+{
+	return add_kv(d, f, name, cap, 0, a, seen);
+}
+
+int otlp__pb_resource(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_resource *res)
+{
+	return dec_resource(d, p, n, res);
+}
+
+int otlp__pb_scope(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_scope *sc)
+{
+	return dec_scope(d, p, n, sc);
 }

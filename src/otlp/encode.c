@@ -61,10 +61,96 @@ static int enc_value(struct tl_buf *b, const struct tl_value *v)
 	}
 }
 
+static size_t varint_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static uint8_t *varint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* A KeyValue with a scalar value, the common case, sized up front and written
+ * in one go (the same bytes as the general path, without moving anything). */
+static int enc_kv_scalar(struct tl_buf *b, uint32_t field, const struct tl_kv *kv)
+{
+	const struct tl_value *v = &kv->v;
+	size_t any, kvp, total;
+	int rc;
+	switch (v->kind) {
+	case TL_V_STR:
+		any = 1 + varint_len(v->u.s.n) + v->u.s.n;
+		break;
+	case TL_V_BOOL:
+		any = 2;
+		break;
+	case TL_V_INT:
+		any = 1 + varint_len((uint64_t)v->u.i);
+		break;
+	default: /* TL_V_DOUBLE */
+		any = 9;
+		break;
+	}
+	kvp = (kv->key.n ? 1 + varint_len(kv->key.n) + kv->key.n : 0) + 1 + varint_len(any) + any;
+	uint64_t tag = ((uint64_t)field << 3) | PB_LEN;
+	total = varint_len(tag) + varint_len(kvp) + kvp;
+	if ((rc = tl_buf_reserve(b, total)))
+		return rc;
+	uint8_t *p = (uint8_t *)b->data + b->len;
+	p = varint_put(p, tag);
+	p = varint_put(p, kvp);
+	if (kv->key.n) {
+		*p++ = (1 << 3) | PB_LEN;
+		p = varint_put(p, kv->key.n);
+		memcpy(p, kv->key.p, kv->key.n);
+		p += kv->key.n;
+	}
+	*p++ = (2 << 3) | PB_LEN;
+	p = varint_put(p, any);
+	switch (v->kind) {
+	case TL_V_STR:
+		*p++ = (1 << 3) | PB_LEN;
+		p = varint_put(p, v->u.s.n);
+		if (v->u.s.n)
+			memcpy(p, v->u.s.p, v->u.s.n);
+		p += v->u.s.n;
+		break;
+	case TL_V_BOOL:
+		*p++ = (2 << 3) | PB_VARINT;
+		*p++ = v->u.b ? 1 : 0;
+		break;
+	case TL_V_INT:
+		*p++ = (3 << 3) | PB_VARINT;
+		p = varint_put(p, (uint64_t)v->u.i);
+		break;
+	default:
+		*p++ = (4 << 3) | PB_I64;
+		memcpy(p, &v->u.d, 8);
+		p += 8;
+		break;
+	}
+	b->len += total;
+	b->data[b->len] = 0;
+	return 0;
+}
+
 static int enc_kv(struct tl_buf *b, uint32_t field, const struct tl_kv *kv)
 {
 	size_t m, mv;
 	int rc;
+	if (kv->v.kind == TL_V_STR || kv->v.kind == TL_V_BOOL || kv->v.kind == TL_V_INT || kv->v.kind == TL_V_DOUBLE)
+		return enc_kv_scalar(b, field, kv);
 	if ((rc = pb_begin(b, field, &m)) || (rc = put_str(b, 1, kv->key)) || (rc = pb_begin(b, 2, &mv)) ||
 	    (rc = enc_value(b, &kv->v)) || (rc = pb_end(b, mv)))
 		return rc;

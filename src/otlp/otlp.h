@@ -3,6 +3,8 @@
  * and from OTLP/JSON into a struct tl_batch; encode spans back to protobuf (for
  * the store's chunks, the bench load generator and, later, the SDK); encode the
  * OTLP responses (ExportTraceServiceResponse, google.rpc.Status) in both encodings.
+ * Metrics and logs: decode their export requests (both encodings) into
+ * struct tl_metrics_batch / struct tl_logs_batch and encode their responses.
  * Pure: no I/O, no logging.
  */
 #ifndef TL_OTLP_H
@@ -90,5 +92,45 @@ struct otlp_token_usage {
 int otlp_encode_token_usage_metrics(struct tl_buf *b, const char *service, const char *scope,
 				    const struct otlp_token_usage *calls, size_t n, uint64_t start_unix_nano,
 				    uint64_t time_unix_nano);
+
+/* ---- metrics and logs signals -------------------------------------------- */
+
+/*
+ * Decodes an ExportMetricsServiceRequest (protobuf) into *out, with the rules of
+ * otlp_decode_traces_pb (strings borrow from data; arrays from arena; unknown
+ * fields skipped; limits applied). Repeated bucket counts and bounds are
+ * accepted packed and unpacked. Rejects bad wire format and truncation, invalid
+ * UTF-8, nesting over max_depth, and histogram points whose bucket count is not
+ * bounds + 1 (both empty is fine) or whose bounds are not finite and strictly
+ * increasing (TL_EINVAL). Exemplars are checked and ignored. Returns 0 or a
+ * TL_E* with err filled ("resourceMetrics[0].scopeMetrics[0].metrics[2]
+ * .histogram.dataPoints[0].explicitBounds[1]: ...").
+ */
+int otlp_decode_metrics_pb(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
+			   struct tl_metrics_batch *out, struct otlp_error *err);
+/* Same for OTLP/JSON: int64 as strings or numbers, doubles as numbers or
+ * "NaN"/"Infinity"/"-Infinity", enums as integers or names; strings copied into
+ * the arena. */
+int otlp_decode_metrics_json(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
+			     struct tl_metrics_batch *out, struct otlp_error *err);
+
+/*
+ * Decodes an ExportLogsServiceRequest (protobuf) into *out, with the rules of
+ * otlp_decode_traces_pb. trace_id and span_id are optional: a length other
+ * than 0/16 (0/8) is TL_EID; all-zero ids count as absent (has_* = 0).
+ */
+int otlp_decode_logs_pb(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
+			struct tl_logs_batch *out, struct otlp_error *err);
+/* Same for OTLP/JSON (hex ids, "" = absent). */
+int otlp_decode_logs_json(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
+			  struct tl_logs_batch *out, struct otlp_error *err);
+
+/* Export responses: partial success with rejected_data_points /
+ * rejected_log_records and error_message; nothing (protobuf) or "{}" (JSON)
+ * when rejected <= 0 and msg is empty. Append to b. */
+int otlp_encode_metrics_response_pb(struct tl_buf *b, int64_t rejected, const char *msg);
+int otlp_encode_metrics_response_json(struct tl_buf *b, int64_t rejected, const char *msg);
+int otlp_encode_logs_response_pb(struct tl_buf *b, int64_t rejected, const char *msg);
+int otlp_encode_logs_response_json(struct tl_buf *b, int64_t rejected, const char *msg);
 
 #endif

@@ -8,6 +8,7 @@
 #define TL_OTLP_INT_H
 
 #include "otlp/otlp.h"
+#include "proto/proto.h"
 
 /* The default AnyValue nesting limit when the caller passes none (or 0), and a
  * hard cap so a huge configured limit cannot exhaust the C stack. */
@@ -47,5 +48,103 @@ void otlp__set_service(struct tl_resource *r);
 
 /* UTF-8 check with an ASCII fast path. */
 int otlp__utf8_ok(const uint8_t *p, size_t n);
+
+/* ---- protobuf helpers shared by the signal decoders (decode_pb.c) ---------- */
+
+/* pb_next with an inlined fast path for the common shapes (a one-byte tag and a
+ * one-byte varint or length); anything else, errors included, goes to pb_next. */
+static inline int otlp__pb_next(struct pb_reader *r, struct pb_field *f)
+{
+	const uint8_t *p = r->p;
+	if (p >= r->end)
+		return 0;
+	if (r->end - p >= 9 && p[0] >= 8 && p[0] < 0x80 && (p[0] & 7) == PB_I64) {
+		f->num = p[0] >> 3;
+		f->wire = PB_I64;
+		memcpy(&f->u64, p + 1, 8); /* little-endian hosts, as in proto.c */
+		f->data = NULL;
+		f->len = 0;
+		r->p = p + 9;
+		return 1;
+	}
+	if (r->end - p >= 2 && p[0] >= 8 && p[0] < 0x80 && p[1] < 0x80) {
+		int wire = p[0] & 7;
+		if (wire == PB_LEN && (size_t)p[1] <= (size_t)(r->end - p - 2)) {
+			f->num = p[0] >> 3;
+			f->wire = PB_LEN;
+			f->u64 = 0;
+			f->data = p + 2;
+			f->len = p[1];
+			r->p = p + 2 + p[1];
+			return 1;
+		}
+		if (wire == PB_VARINT) {
+			f->num = p[0] >> 3;
+			f->wire = PB_VARINT;
+			f->u64 = p[1];
+			f->data = NULL;
+			f->len = 0;
+			r->p = p + 2;
+			return 1;
+		}
+	}
+	return pb_next(r, f);
+}
+
+/* Error helpers: a wire-format error rc (": <strerror>"), a field with the wrong
+ * wire type, and the arena ceiling. Each records the error and returns its code. */
+int otlp__pb_fail(struct otlp__dec *d, int rc);
+int otlp__pb_wire_fail(struct otlp__dec *d, const char *name, int wire);
+int otlp__pb_oom(struct otlp__dec *d);
+/* A string field (LEN, valid UTF-8), borrowed from the input. */
+int otlp__pb_str(struct otlp__dec *d, const struct pb_field *f, const char *name, struct tl_str *out);
+/* Counts the LEN fields numbered a, b and c of a message (0 = none) into out;
+ * stops quietly at bad input (the real pass reports it). */
+void otlp__pb_count(const uint8_t *p, size_t n, uint32_t a, uint32_t b, uint32_t c, size_t out[3]);
+/* An AnyValue message; depth = arrays/kvlists enclosing it. */
+int otlp__pb_value(struct otlp__dec *d, const uint8_t *p, size_t n, uint32_t depth, struct tl_value *v);
+/* Sizes a->items for cap KeyValues (n = 0). */
+int otlp__pb_attrs_alloc(struct otlp__dec *d, struct tl_attrs *a, size_t cap);
+/* Adds the KeyValue in field f to a (sized by otlp__pb_attrs_alloc for cap items);
+ * *seen counts occurrences for the error path ("attributes[3]"). */
+int otlp__pb_add_kv(struct otlp__dec *d, const struct pb_field *f, const char *name, size_t cap, struct tl_attrs *a,
+		    size_t *seen);
+/* Resource (fills service) and InstrumentationScope messages. */
+int otlp__pb_resource(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_resource *res);
+int otlp__pb_scope(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_scope *sc);
+
+/* ---- JSON helpers shared by the signal decoders (decode_json.c) ------------ */
+
+/* jansson's json_t (a typedef of this struct tag), kept out of this header. */
+struct json_t;
+
+/* obj[key] unless absent or null. */
+const struct json_t *otlp__js_get(const struct json_t *obj, const char *key);
+/* Records "<name>: expected <what>" (TL_EJSON). */
+int otlp__js_type_fail(struct otlp__dec *d, const char *name, const char *what);
+/* Optional fields of obj, copied into the arena / range-checked; absent leaves
+ * *out untouched. */
+int otlp__js_str(struct otlp__dec *d, const struct json_t *obj, const char *key, struct tl_str *out);
+int otlp__js_u64(struct otlp__dec *d, const struct json_t *obj, const char *key, uint64_t max, uint64_t *out);
+int otlp__js_u32(struct otlp__dec *d, const struct json_t *obj, const char *key, uint32_t *out);
+int otlp__js_enum(struct otlp__dec *d, const struct json_t *obj, const char *key, const char *const *names,
+		  size_t n_names, int *out);
+/* A JSON value as an unsigned integer (number or decimal string) up to max, a
+ * signed 64-bit integer, or a double (number, "NaN", "Infinity", "-Infinity"). */
+int otlp__js_num_u64(struct otlp__dec *d, const struct json_t *v, const char *name, uint64_t max, uint64_t *out);
+int otlp__js_num_i64(struct otlp__dec *d, const struct json_t *v, const char *name, int64_t *out);
+int otlp__js_num_double(struct otlp__dec *d, const struct json_t *v, const char *name, double *out);
+/* A hex id of n bytes at obj[key]; *len = decoded length (0 when absent or ""). */
+int otlp__js_id(struct otlp__dec *d, const struct json_t *obj, const char *key, uint8_t *out, size_t n, size_t *len);
+/* An AnyValue object. */
+int otlp__js_value(struct otlp__dec *d, const struct json_t *v, uint32_t depth, struct tl_value *out);
+/* KeyValues at obj[key] (plus droppedAttributesCount of obj) into a. */
+int otlp__js_attrs(struct otlp__dec *d, const struct json_t *obj, const char *key, struct tl_attrs *a);
+/* Resource (fills service) and InstrumentationScope objects. */
+int otlp__js_resource(struct otlp__dec *d, const struct json_t *v, struct tl_resource *res);
+int otlp__js_scope(struct otlp__dec *d, const struct json_t *v, struct tl_scope *sc);
+/* Parses the request body; NULL with the error recorded on bad JSON or a root
+ * that is not an object. Returns owned (free with json_decref). */
+struct json_t *otlp__js_load(struct otlp__dec *d, const void *data, size_t len);
 
 #endif

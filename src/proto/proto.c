@@ -82,31 +82,55 @@ int pb_next(struct pb_reader *r, struct pb_field *f)
 	}
 }
 
+/* Writes n bytes without the call into tl_buf_append when they fit (keeping
+ * tl_buf's NUL terminator and its max). */
+static inline int put_raw(struct tl_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n && b->max - b->len >= n) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = 0;
+		return 0;
+	}
+	return tl_buf_append(b, p, n);
+}
+
+static inline int varint_enc(uint8_t *tmp, uint64_t v)
+{
+	int n = 0;
+	while (v >= 0x80) {
+		tmp[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	tmp[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline uint64_t tag_of(uint32_t field, int wire)
+{
+	return ((uint64_t)field << 3) | (uint64_t)wire;
+}
+
 int pb_put_varint(struct tl_buf *b, uint64_t v)
 {
 	uint8_t tmp[10];
-	int n = 0;
-	do {
-		uint8_t c = v & 0x7f;
-		v >>= 7;
-		tmp[n++] = c | (v ? 0x80 : 0);
-	} while (v);
-	return tl_buf_append(b, tmp, (size_t)n);
+	return put_raw(b, tmp, (size_t)varint_enc(tmp, v));
 }
 
 int pb_put_tag(struct tl_buf *b, uint32_t field, int wire)
 {
-	return pb_put_varint(b, ((uint64_t)field << 3) | (uint64_t)wire);
+	return pb_put_varint(b, tag_of(field, wire));
 }
 
 int pb_put_uint(struct tl_buf *b, uint32_t field, uint64_t v)
 {
-	int rc;
+	uint8_t tmp[20];
+	int n;
 	if (!v)
 		return 0;
-	if ((rc = pb_put_tag(b, field, PB_VARINT)))
-		return rc;
-	return pb_put_varint(b, v);
+	n = varint_enc(tmp, tag_of(field, PB_VARINT));
+	n += varint_enc(tmp + n, v);
+	return put_raw(b, tmp, (size_t)n);
 }
 
 int pb_put_int64(struct tl_buf *b, uint32_t field, int64_t v)
@@ -119,40 +143,46 @@ int pb_put_bool(struct tl_buf *b, uint32_t field, int v)
 	return pb_put_uint(b, field, v ? 1 : 0);
 }
 
+static int put_fixed(struct tl_buf *b, uint32_t field, int wire, const void *v, size_t len)
+{
+	uint8_t tmp[18];
+	int n = varint_enc(tmp, tag_of(field, wire));
+	memcpy(tmp + n, v, len);
+	return put_raw(b, tmp, (size_t)n + len);
+}
+
 int pb_put_fixed64(struct tl_buf *b, uint32_t field, uint64_t v)
 {
-	int rc;
 	if (!v)
 		return 0;
-	if ((rc = pb_put_tag(b, field, PB_I64)))
-		return rc;
-	return tl_buf_append(b, &v, 8);
+	return put_fixed(b, field, PB_I64, &v, 8);
 }
 
 int pb_put_fixed32(struct tl_buf *b, uint32_t field, uint32_t v)
 {
-	int rc;
 	if (!v)
 		return 0;
-	if ((rc = pb_put_tag(b, field, PB_I32)))
-		return rc;
-	return tl_buf_append(b, &v, 4);
+	return put_fixed(b, field, PB_I32, &v, 4);
 }
 
 int pb_put_double(struct tl_buf *b, uint32_t field, double v)
 {
-	int rc;
-	if ((rc = pb_put_tag(b, field, PB_I64)))
-		return rc;
-	return tl_buf_append(b, &v, 8);
+	return put_fixed(b, field, PB_I64, &v, 8);
 }
 
 int pb_put_bytes_always(struct tl_buf *b, uint32_t field, const void *p, size_t n)
 {
-	int rc;
-	if ((rc = pb_put_tag(b, field, PB_LEN)) || (rc = pb_put_varint(b, n)))
+	uint8_t hdr[20];
+	int rc, h = varint_enc(hdr, tag_of(field, PB_LEN));
+	h += varint_enc(hdr + h, n);
+	if ((rc = tl_buf_reserve(b, (size_t)h + n)))
 		return rc;
-	return n ? tl_buf_append(b, p, n) : 0;
+	memcpy(b->data + b->len, hdr, (size_t)h);
+	if (n)
+		memcpy(b->data + b->len + h, p, n);
+	b->len += (size_t)h + n;
+	b->data[b->len] = 0;
+	return 0;
 }
 
 int pb_put_bytes(struct tl_buf *b, uint32_t field, const void *p, size_t n)
@@ -162,33 +192,47 @@ int pb_put_bytes(struct tl_buf *b, uint32_t field, const void *p, size_t n)
 	return pb_put_bytes_always(b, field, p, n);
 }
 
+/*
+ * Nested messages reserve two bytes for the length, which fit every payload
+ * from 128 bytes to 16 KB (a span, the spans of one scope): those are never
+ * moved. A payload under 128 bytes (a key-value) moves down one byte, a bigger
+ * one than 16 KB moves up; so a byte is moved at most about once instead of
+ * once per nesting level.
+ */
+#define PB_LEN_RESERVE 2
+
 int pb_begin(struct tl_buf *b, uint32_t field, size_t *mark)
 {
-	int rc;
-	if ((rc = pb_put_tag(b, field, PB_LEN)) || (rc = tl_buf_reserve(b, 5)))
+	uint8_t tmp[10 + PB_LEN_RESERVE];
+	int rc, n = varint_enc(tmp, tag_of(field, PB_LEN));
+	if ((rc = tl_buf_reserve(b, (size_t)n + PB_LEN_RESERVE)))
 		return rc;
+	memcpy(b->data + b->len, tmp, (size_t)n);
+	b->len += (size_t)n;
 	*mark = b->len;
-	b->len += 5;
+	b->len += PB_LEN_RESERVE;
+	b->data[b->len] = 0;
 	return 0;
 }
 
 int pb_end(struct tl_buf *b, size_t mark)
 {
-	size_t payload = b->len - mark - 5;
+	size_t payload = b->len - mark - PB_LEN_RESERVE;
 	uint8_t tmp[10];
-	int n = 0;
-	uint64_t v = payload;
-	do {
-		uint8_t c = v & 0x7f;
-		v >>= 7;
-		tmp[n++] = c | (v ? 0x80 : 0);
-	} while (v);
+	int n = varint_enc(tmp, payload), rc;
 	if (n > 5)
 		return TL_ETOOBIG;
-	memcpy(b->data + mark, tmp, (size_t)n);
-	if (n < 5) {
-		memmove(b->data + mark + n, b->data + mark + 5, payload);
-		b->len -= (size_t)(5 - n);
+	if (n > PB_LEN_RESERVE) {
+		size_t up = (size_t)n - PB_LEN_RESERVE;
+		if ((rc = tl_buf_reserve(b, up)))
+			return rc;
+		memmove(b->data + mark + n, b->data + mark + PB_LEN_RESERVE, payload);
+		b->len += up;
+	} else if (n < PB_LEN_RESERVE) {
+		memmove(b->data + mark + n, b->data + mark + PB_LEN_RESERVE, payload);
+		b->len -= (size_t)(PB_LEN_RESERVE - n);
 	}
+	memcpy(b->data + mark, tmp, (size_t)n);
+	b->data[b->len] = 0;
 	return 0;
 }

@@ -362,6 +362,63 @@ static void on_store_done(void *arg, int status)
 	server_loop_post(c->loop, &c->task);
 }
 
+/* ---- decode and submit (shared with otlp_grpc.c) -------------------------------- */
+
+void receiver_ingest_traces(struct receiver *r, struct pipeline_ticket *t, const void *data, size_t len, int json,
+			    const char *tenant, store_done_fn done, void *arg, struct receiver_result *res)
+{
+	struct tl_arena *arena = tl_arena_create(64 * 1024, r->decode_ceiling);
+	struct otlp_limits lim;
+	struct otlp_error oerr;
+	struct tl_batch batch;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	if (!arena)
+		abort();
+	lim.max_depth = r->cfg.max_depth;
+	lim.max_arena_bytes = r->decode_ceiling;
+	memset(&batch, 0, sizeof batch);
+	memset(&oerr, 0, sizeof oerr);
+	if (json)
+		rc = otlp_decode_traces_json(data, len, arena, &lim, &batch, &oerr);
+	else
+		rc = otlp_decode_traces_pb(data, len, arena, &lim, &batch, &oerr);
+	if (rc == TL_ENOMEM || rc == TL_ETOOBIG) {
+		res->status = 413;
+		snprintf(res->msg, sizeof res->msg, "decoded request exceeds the decode ceiling (%zu bytes)",
+			 r->decode_ceiling);
+		goto out;
+	}
+	if (rc) {
+		res->status = 400;
+		snprintf(res->msg, sizeof res->msg, "%s", oerr.msg[0] ? oerr.msg : tl_strerror(rc));
+		goto out;
+	}
+	if (pipeline_charge(r->cfg.pipeline, t, tl_arena_used(arena))) {
+		res->status = 429;
+		snprintf(res->msg, sizeof res->msg, "over the memory budget (server.memory_budget); retry later");
+		goto out;
+	}
+	batch.arena = arena;
+	batch.tenant = tenant ? tl_str_c(tenant) : TL_STR_LIT("default");
+	res->n_items = batch.n_spans;
+	res->status = 200;
+	if (batch.n_spans == 0)
+		goto out; /* nothing to store: the spec asks for success */
+	model_normalise_batch(&batch, r->cfg.prices);
+	rc = pipeline_submit(r->cfg.pipeline, t, &batch, done, arg);
+	if (rc) {
+		res->status = 503;
+		snprintf(res->msg, sizeof res->msg, "%s",
+			 rc == TL_ECLOSED ? "shutting down; retry later" : "the store refused the batch; retry later");
+		goto out;
+	}
+	res->submitted = 1;
+out:
+	tl_arena_destroy(arena);
+}
+
 /* ---- the endpoint ------------------------------------------------------------ */
 
 static void handle_traces(struct receiver *r, struct evhttp_request *req, struct server_loop *loop)
@@ -374,10 +431,7 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 	int type = receiver_content_type(ct), json = type == RECEIVER_CT_JSON, gzip = 0, rc;
 	size_t body_len = evbuffer_get_length(body);
 	struct tl_buf inflated;
-	struct tl_arena *arena = NULL;
-	struct otlp_limits lim;
-	struct otlp_error oerr;
-	struct tl_batch batch;
+	struct receiver_result res;
 	struct req_ctx *c = NULL;
 	const void *data;
 	size_t data_len;
@@ -457,43 +511,10 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 		data_len = body_len;
 	}
 
-	arena = tl_arena_create(64 * 1024, r->decode_ceiling);
-	if (!arena)
-		abort();
-	lim.max_depth = r->cfg.max_depth;
-	lim.max_arena_bytes = r->decode_ceiling;
-	memset(&batch, 0, sizeof batch);
-	memset(&oerr, 0, sizeof oerr);
-	if (json)
-		rc = otlp_decode_traces_json(data, data_len, arena, &lim, &batch, &oerr);
-	else
-		rc = otlp_decode_traces_pb(data, data_len, arena, &lim, &batch, &oerr);
-	if (rc == TL_ENOMEM || rc == TL_ETOOBIG) {
-		snprintf(msg, sizeof msg, "decoded request exceeds the decode ceiling (%zu bytes)", r->decode_ceiling);
-		reply_ctx(c, 413, msg);
-		goto out;
-	}
-	if (rc) {
-		snprintf(msg, sizeof msg, "%s", oerr.msg[0] ? oerr.msg : tl_strerror(rc));
-		reply_ctx(c, 400, msg);
-		goto out;
-	}
-	if (pipeline_charge(r->cfg.pipeline, &c->ticket, tl_arena_used(arena))) {
-		reply_ctx(c, 429, "over the memory budget (server.memory_budget); retry later");
-		goto out;
-	}
-	batch.arena = arena;
-	batch.tenant = tenant ? tl_str_c(tenant) : TL_STR_LIT("default");
-	c->n_spans = batch.n_spans;
-	if (batch.n_spans == 0) {
-		/* Nothing to store: the spec asks for success. */
-		reply_ctx(c, 200, NULL);
-		goto out;
-	}
-	model_normalise_batch(&batch, r->cfg.prices);
-	rc = pipeline_submit(r->cfg.pipeline, &c->ticket, &batch, on_store_done, c);
-	if (rc) {
-		reply_ctx(c, 503, rc == TL_ECLOSED ? "shutting down; retry later" : "the store refused the batch; retry later");
+	receiver_ingest_traces(r, &c->ticket, data, data_len, json, tenant, on_store_done, c, &res);
+	c->n_spans = res.n_items;
+	if (!res.submitted) {
+		reply_ctx(c, res.status, res.status == 200 ? NULL : res.msg);
 		goto out;
 	}
 	/* The store copied the batch; free the body now (the request object lives
@@ -501,7 +522,6 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 	 * error paths above may have handed it back to libevent. */
 	evbuffer_drain(body, evbuffer_get_length(body));
 out:
-	tl_arena_destroy(arena);
 	tl_buf_cleanup(&inflated);
 }
 

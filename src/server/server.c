@@ -4,7 +4,8 @@
  *
  * The OTLP port is one listening socket; each worker loop accepts from its own
  * dup() of it, so the kernel hands each new connection to whichever loop
- * accepts first, and closing every dup (on drain) closes the socket.
+ * accepts first, and closing every dup (on drain) closes the socket. The
+ * OTLP/gRPC port works the same way with an evconnlistener per worker loop.
  */
 #include "server/server.h"
 
@@ -22,6 +23,7 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 struct server_loop {
@@ -29,6 +31,7 @@ struct server_loop {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *bound;
+	struct evconnlistener *grpc; /* worker loops with a gRPC port */
 	struct event *wake;
 	pthread_mutex_t mu;
 	struct server_task *head, *tail;
@@ -47,6 +50,7 @@ struct server {
 	struct server_loop api;
 	char otlp_bound[96];
 	char http_bound[96];
+	char grpc_bound[96];
 	struct event *sig_term, *sig_int, *poll;
 	int draining;
 	uint64_t drain_deadline;
@@ -210,6 +214,8 @@ static void loop_cleanup(struct server_loop *loop)
 {
 	if (!loop->srv)
 		return;
+	if (loop->grpc)
+		evconnlistener_free(loop->grpc);
 	if (loop->http)
 		evhttp_free(loop->http);
 	if (loop->wake)
@@ -235,12 +241,29 @@ static void close_listener(struct server_task *t)
 		evhttp_del_accept_socket(loop->http, loop->bound);
 		loop->bound = NULL;
 	}
+	if (loop->grpc) {
+		evconnlistener_free(loop->grpc);
+		loop->grpc = NULL;
+	}
+	if (loop->srv->cfg.grpc_drain)
+		loop->srv->cfg.grpc_drain(loop, loop->srv->cfg.grpc_arg);
+}
+
+static void on_grpc_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+	struct server_loop *loop = arg;
+	struct server *s = loop->srv;
+	if (s->cfg.grpc_accept)
+		s->cfg.grpc_accept(fd, loop, s->cfg.grpc_arg);
+	else
+		close(fd);
 }
 
 int server_create(const struct server_config *cfg, struct server **out, char *err, size_t errlen)
 {
 	struct server *s;
-	int otlp_fd = -1, http_fd = -1, rc;
+	int otlp_fd = -1, http_fd = -1, grpc_fd = -1, rc;
+	int grpc = cfg->grpc_addr && cfg->grpc_addr[0];
 
 	*out = NULL;
 	s = calloc(1, sizeof *s);
@@ -255,6 +278,11 @@ int server_create(const struct server_config *cfg, struct server **out, char *er
 	rc = bind_listen(cfg->http_addr, &http_fd, s->http_bound, sizeof s->http_bound, err, errlen);
 	if (rc)
 		goto out;
+	if (grpc) {
+		rc = bind_listen(cfg->grpc_addr, &grpc_fd, s->grpc_bound, sizeof s->grpc_bound, err, errlen);
+		if (rc)
+			goto out;
+	}
 
 	s->otlp = calloc(s->cfg.otlp_threads, sizeof *s->otlp);
 	if (!s->otlp)
@@ -276,9 +304,25 @@ int server_create(const struct server_config *cfg, struct server **out, char *er
 			rc = TL_EIO;
 			goto out;
 		}
+		if (!grpc)
+			continue;
+		/* Same for the gRPC port; the listener closes its dup when freed
+		 * (backlog 0: the socket is listening already). */
+		fd = dup(grpc_fd);
+		if (fd < 0 || !(l->grpc = evconnlistener_new(l->base, on_grpc_accept, l,
+							      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd))) {
+			if (fd >= 0)
+				close(fd);
+			snprintf(err, errlen, "cannot accept on %s: %s", s->grpc_bound, strerror(errno));
+			rc = TL_EIO;
+			goto out;
+		}
 	}
 	close(otlp_fd);
 	otlp_fd = -1;
+	if (grpc_fd >= 0)
+		close(grpc_fd);
+	grpc_fd = -1;
 
 	rc = loop_init(&s->api, s, cfg->http_handler, cfg->http_arg, cfg->http_max_body, 0);
 	if (rc)
@@ -299,6 +343,8 @@ out:
 		close(otlp_fd);
 	if (http_fd >= 0)
 		close(http_fd);
+	if (grpc_fd >= 0)
+		close(grpc_fd);
 	server_destroy(s);
 	return rc;
 }
@@ -311,6 +357,16 @@ const char *server_otlp_bound(const struct server *s)
 const char *server_http_bound(const struct server *s)
 {
 	return s->http_bound;
+}
+
+const char *server_grpc_bound(const struct server *s)
+{
+	return s->grpc_bound;
+}
+
+struct event_base *server_loop_base(struct server_loop *loop)
+{
+	return loop->base;
 }
 
 uint32_t server_otlp_loops(const struct server *s)
@@ -416,6 +472,9 @@ void server_destroy(struct server *s)
 		event_free(s->sig_term);
 	if (s->sig_int)
 		event_free(s->sig_int);
+	for (uint32_t i = 0; s->otlp && i < s->n_otlp; i++)
+		if (s->otlp[i].srv && s->cfg.grpc_close)
+			s->cfg.grpc_close(&s->otlp[i], s->cfg.grpc_arg);
 	for (uint32_t i = 0; s->otlp && i < s->n_otlp; i++)
 		loop_cleanup(&s->otlp[i]);
 	loop_cleanup(&s->api);

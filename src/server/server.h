@@ -1,10 +1,12 @@
 /*
  * server.h - listeners and event-loop threads (libevent 2.1 evhttp).
  *
- * Two listeners: the OTLP/HTTP port, served by N worker threads that each run
+ * Three listeners: the OTLP/HTTP port, served by N worker threads that each run
  * their own event_base + evhttp and accept from one shared listening socket;
- * and the API port (query API, /metrics, /healthz, /readyz), served on the
- * thread that calls server_run, which also handles SIGTERM/SIGINT and drains.
+ * the optional OTLP/gRPC port, accepted on the same worker loops and handed
+ * over as raw sockets (the receiver runs HTTP/2 on them); and the API port
+ * (query API, /metrics, /healthz, /readyz), served on the thread that calls
+ * server_run, which also handles SIGTERM/SIGINT and drains.
  *
  * A handler runs on its loop's thread. Work finishing on another thread (the
  * store's writer) comes back with server_loop_post.
@@ -20,12 +22,17 @@
 #include "core/core.h"
 
 struct evhttp_request;
+struct event_base;
 struct server;
 struct server_loop;
 
 /* Handles one request on the loop's thread. The handler must eventually reply
  * (evhttp_send_reply), possibly later from a posted task on the same loop. */
 typedef void (*server_handler_fn)(struct evhttp_request *req, struct server_loop *loop, void *arg);
+
+/* Takes over one accepted, non-blocking connection (fd is the callee's to
+ * close) on the loop's thread. */
+typedef void (*server_conn_fn)(int fd, struct server_loop *loop, void *arg);
 
 /* A unit of work handed to a loop from any thread. Embedded in the caller's
  * object (no allocation); must stay valid until fn runs. */
@@ -62,6 +69,18 @@ struct server_config {
 	void *otlp_arg;
 	server_handler_fn http_handler;
 	void *http_arg;
+	/* The OTLP/gRPC port: none when grpc_addr is NULL or "". Connections are
+	 * spread over the OTLP worker loops like OTLP/HTTP ones. */
+	const char *grpc_addr;
+	server_conn_fn grpc_accept;
+	/* On each worker loop's thread once draining begins, after its listeners
+	 * closed (send GOAWAY); may be NULL. */
+	void (*grpc_drain)(struct server_loop *loop, void *arg);
+	/* Once per worker loop after the loops stopped (server_stop) and before
+	 * their event bases are freed, on the thread calling server_destroy: free
+	 * every connection of that loop. May be NULL. */
+	void (*grpc_close)(struct server_loop *loop, void *arg);
+	void *grpc_arg;
 	struct server_drain drain;
 	/* Called by server_run once signal handlers are installed, just before the
 	 * loop starts (where serve prints "ready"); may be NULL. */
@@ -79,13 +98,20 @@ int server_create(const struct server_config *cfg, struct server **out, char *er
 /* The bound addresses as "host:port" with the actual port (after port 0). */
 const char *server_otlp_bound(const struct server *s);
 const char *server_http_bound(const struct server *s);
+/* "" when there is no gRPC port. */
+const char *server_grpc_bound(const struct server *s);
+
+/* The loop's event_base, for connections run by a server_conn_fn (use it only
+ * on the loop's thread). */
+struct event_base *server_loop_base(struct server_loop *loop);
 
 /* Starts the OTLP worker threads. */
 int server_start(struct server *s);
 
 /*
  * Runs the API loop on the calling thread until a signal has been handled:
- * on SIGTERM/SIGINT it closes the OTLP listeners, calls drain.begin, then waits
+ * on SIGTERM/SIGINT it closes the OTLP listeners (HTTP and gRPC; grpc_drain runs
+ * on each worker loop), calls drain.begin, then waits
  * for drain.idle or the timeout (a second signal stops waiting), and returns 0.
  */
 int server_run(struct server *s);

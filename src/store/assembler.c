@@ -2,9 +2,10 @@
  * assembler.c - pending traces in memory and the ingest items they are built
  * from. An item is one accepted batch: its spans encoded per trace (each trace's
  * spans form one TracesData "segment"; the concatenation of segments is again a
- * valid TracesData and, compressed, is the ingest-log row). The assembler
- * groups segments by (tenant, trace id) until the writer turns a trace into a
- * trace_chunks row. Only the writer thread mutates the assembler, under the
+ * valid TracesData). A segment holding its trace's root is compressed here as a
+ * chunk (the direct path); the others, compressed together, are the ingest-log
+ * row. The assembler groups logged segments by (tenant, trace id) until the
+ * writer turns a trace into a trace_chunks row. Only the writer thread mutates the assembler, under the
  * store mutex; queries read it under the same mutex.
  */
 #include <stdlib.h>
@@ -117,8 +118,10 @@ void store__item_free(struct store__item *it)
 {
 	if (!it)
 		return;
-	for (size_t i = 0; i < it->n_segs; i++)
+	for (size_t i = 0; i < it->n_segs; i++) {
 		store__sum_cleanup(&it->segs[i].sum);
+		free(it->segs[i].z);
+	}
 	free(it->segs);
 	free(it->rolls);
 	free(it->raw);
@@ -126,7 +129,40 @@ void store__item_free(struct store__item *it)
 	free(it);
 }
 
-int store__item_build(const struct tl_span *const *spans, size_t n, ZSTD_CCtx *cctx, int rollups,
+int store__item_log(struct store__item *it, ZSTD_CCtx *cctx)
+{
+	struct tl_buf lg;
+	const char *src = it->raw ? it->raw : "";
+	size_t len = it->raw_len;
+	int rc = 0;
+
+	free(it->zdata);
+	it->zdata = NULL;
+	it->zlen = 0;
+	it->n_log = 0;
+	tl_buf_init(&lg, ITEM_MAX_BYTES);
+	for (size_t i = 0; i < it->n_segs; i++)
+		if (!it->segs[i].direct)
+			it->n_log++;
+	if (it->n_log == 0)
+		goto out;
+	if (it->n_log < it->n_segs) {
+		/* Only the segments that are not written directly. */
+		for (size_t i = 0; i < it->n_segs; i++)
+			if (!it->segs[i].direct &&
+			    (rc = tl_buf_append(&lg, it->raw + it->segs[i].off, it->segs[i].len)) < 0)
+				goto out;
+		src = lg.data;
+		len = lg.len;
+	}
+	/* Level 1: the log row is short-lived; chunks get the stronger level. */
+	rc = store__zstd_compress(cctx, NULL, src, len, 1, &it->zdata, &it->zlen);
+out:
+	tl_buf_cleanup(&lg);
+	return rc;
+}
+
+int store__item_build(const struct tl_span *const *spans, size_t n, const struct store__zopt *z, int rollups,
 		      struct store__item **out)
 {
 	struct store__item *it = calloc(1, sizeof *it);
@@ -137,7 +173,7 @@ int store__item_build(const struct tl_span *const *spans, size_t n, ZSTD_CCtx *c
 	int rc = 0;
 
 	tl_buf_init(&raw, ITEM_MAX_BYTES);
-	if (!it || !o || !grp) {
+	if (!it || !o || !grp || tl_buf_reserve(&raw, n * 512) < 0) {
 		rc = TL_ENOMEM;
 		goto out;
 	}
@@ -191,18 +227,25 @@ int store__item_build(const struct tl_span *const *spans, size_t n, ZSTD_CCtx *c
 			if (rollups)
 				store__roll_add_span(&it->rolls, &it->n_rolls, &rollcap, sg->tenant, sp);
 		}
-		it->bytes += sizeof *sg + sg->sum.search_len;
+		store__sum_finish(&sg->sum);
+		if (z && sg->sum.s.has_root) {
+			/* A trace complete on arrival (its root ends last): compress
+			 * the chunk here, on the caller's thread, not on the writer. */
+			sg->direct = 1;
+			sg->zdict = z->cdict ? z->dict_id : 0;
+			rc = store__zstd_compress(z->cctx, z->cdict, raw.data + sg->off, sg->len, z->chunk_level, &sg->z,
+						  &sg->zlen);
+			if (rc)
+				goto out;
+		}
+		it->bytes += sizeof *sg + sg->sum.search_len + sg->zlen;
 		i = j;
 	}
 	it->n_spans = n;
 	it->raw_len = raw.len;
 	it->raw = tl_buf_steal(&raw, NULL);
-	if (cctx) {
-		/* Level 1: the log row is short-lived; chunks get the stronger level. */
-		rc = store__zstd_compress(cctx, NULL, it->raw ? it->raw : "", it->raw_len, 1, &it->zdata, &it->zlen);
-		if (rc)
-			goto out;
-	}
+	if (z && (rc = store__item_log(it, z->cctx)) < 0)
+		goto out;
 	it->bytes += sizeof *it + it->raw_len + it->zlen + it->n_rolls * sizeof(struct store__roll);
 	*out = it;
 	it = NULL;
@@ -309,6 +352,34 @@ static void t_push_head(struct store__asm *a, struct store__ptrace *t)
 	a->thead = t;
 }
 
+static void r_unlink(struct store__asm *a, struct store__ptrace *t)
+{
+	if (!t->in_rlist)
+		return;
+	if (t->rprev)
+		t->rprev->rnext = t->rnext;
+	else
+		a->rhead = t->rnext;
+	if (t->rnext)
+		t->rnext->rprev = t->rprev;
+	else
+		a->rtail = t->rprev;
+	t->rprev = t->rnext = NULL;
+	t->in_rlist = 0;
+}
+
+static void r_push_tail(struct store__asm *a, struct store__ptrace *t)
+{
+	t->rprev = a->rtail;
+	t->rnext = NULL;
+	if (a->rtail)
+		a->rtail->rnext = t;
+	else
+		a->rhead = t;
+	a->rtail = t;
+	t->in_rlist = 1;
+}
+
 struct store__ptrace *store__asm_add(struct store__asm *a, const struct store__seg *sg, const char *raw,
 				     uint64_t log_id, uint64_t now_ns, uint32_t max_spans,
 				     const struct store__sum *base)
@@ -362,6 +433,11 @@ struct store__ptrace *store__asm_add(struct store__asm *a, const struct store__s
 	} else {
 		t_push_tail(a, t);
 	}
+	if (t->sum.s.has_root) {
+		/* The root ends last: the trace is written after a short grace. */
+		r_unlink(a, t);
+		r_push_tail(a, t);
+	}
 	a->bytes -= t->bytes;
 	t->bytes = sizeof *t + t->data.cap + t->sum.search_len;
 	a->bytes += t->bytes;
@@ -384,6 +460,7 @@ void store__asm_remove(struct store__asm *a, struct store__ptrace *t)
 	else
 		a->ftail = t->fprev;
 	t_unlink(a, t);
+	r_unlink(a, t);
 	a->bytes -= t->bytes;
 	a->count--;
 	pt_free(t);

@@ -77,26 +77,63 @@ static struct pend *pend_find(struct pend *p, size_t n, const uint8_t *id)
 	return NULL;
 }
 
-static void add_item_segs(struct pend **p, size_t *n, size_t *cap, const struct store__item *it, const char *tenant)
+/* A direct segment the writer is committing as chunk chunk_id: the table row
+ * includes it once that chunk is visible. */
+struct dseg {
+	struct store__sum u;
+	int64_t chunk_id;
+	int in_asm;                   /* its trace is pending: asm is a copy of that summary */
+	struct store__sum asm;
+};
+
+struct dlist {
+	struct dseg *d;
+	size_t n, cap;
+};
+
+static struct pend *pend_push(struct pend **p, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*p = realloc(*p, *cap * sizeof **p);
+		if (!*p)
+			abort();
+	}
+	struct pend *x = &(*p)[(*n)++];
+	memset(x, 0, sizeof *x);
+	return x;
+}
+
+static void add_item_segs(struct pend **p, size_t *n, size_t *cap, struct dlist *dl, const struct store__asm *as,
+			  const struct store__item *it, const char *tenant)
 {
 	for (; it; it = it->next) {
 		for (size_t i = 0; i < it->n_segs; i++) {
 			const struct store__seg *sg = &it->segs[i];
 			if (strcmp(sg->tenant, tenant) != 0)
 				continue;
+			if (sg->chunk_id) {
+				if (dl->n == dl->cap) {
+					dl->cap = dl->cap ? dl->cap * 2 : 16;
+					dl->d = realloc(dl->d, dl->cap * sizeof *dl->d);
+					if (!dl->d)
+						abort();
+				}
+				struct dseg *d = &dl->d[dl->n++];
+				const struct store__ptrace *t = store__asm_find(as, sg->tenant, sg->trace_id, sg->hash);
+				store__sum_copy(&d->u, &sg->sum);
+				d->chunk_id = sg->chunk_id;
+				d->in_asm = t != NULL;
+				if (t)
+					store__sum_copy(&d->asm, &t->sum);
+				continue;
+			}
 			struct pend *x = pend_find(*p, *n, sg->trace_id);
 			if (x) {
 				store__sum_merge(&x->u, &sg->sum);
 				continue;
 			}
-			if (*n == *cap) {
-				*cap = *cap ? *cap * 2 : 16;
-				*p = realloc(*p, *cap * sizeof **p);
-				if (!*p)
-					abort();
-			}
-			x = &(*p)[(*n)++];
-			memset(x, 0, sizeof *x);
+			x = pend_push(p, n, cap);
 			store__sum_copy(&x->u, &sg->sum);
 		}
 	}
@@ -147,7 +184,9 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 		      size_t *n, int *more)
 {
 	struct pend *p = NULL;
+	struct dlist dl = {NULL, 0, 0};
 	size_t np = 0, pcap = 0, nids = 0, nout = 0;
+	int in_txn = 0;
 	uint8_t (*ids)[16] = NULL;
 	struct store_trace_summary *res = NULL;
 	char *q = NULL;
@@ -172,10 +211,10 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 	 * assembler, then the assembler's traces (whose summaries already include
 	 * their table row). */
 	pthread_mutex_lock(&s->mu);
-	add_item_segs(&p, &np, &pcap, s->inflight, f->tenant);
-	add_item_segs(&p, &np, &pcap, s->qhead, f->tenant);
+	add_item_segs(&p, &np, &pcap, &dl, &s->as, s->inflight, f->tenant);
+	add_item_segs(&p, &np, &pcap, &dl, &s->as, s->qhead, f->tenant);
 	size_t nqueued = np;
-	ids = malloc((s->as.count + np + 1) * sizeof *ids);
+	ids = malloc((s->as.count + np + dl.n + 1) * sizeof *ids);
 	if (!ids)
 		abort();
 	for (size_t i = 0; i < np; i++)
@@ -198,16 +237,9 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 		struct store__sum *u = &t->sum;
 		if (!before_cursor(f, u->s.start_unix_nano, u->s.trace_id) || !store__sum_match(u, f, q))
 			continue;
-		if (np == pcap) {
-			pcap = pcap ? pcap * 2 : 16;
-			p = realloc(p, pcap * sizeof *p);
-			if (!p)
-				abort();
-		}
-		memset(&p[np], 0, sizeof p[np]);
-		store__sum_copy(&p[np].u, u);
-		p[np].from_asm = 1;
-		np++;
+		struct pend *y = pend_push(&p, &np, &pcap);
+		store__sum_copy(&y->u, u);
+		y->from_asm = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
 
@@ -215,6 +247,49 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 	if (!db) {
 		rc = TL_EIO;
 		goto out;
+	}
+	/* One read snapshot for everything below: a direct segment is in the table
+	 * row exactly when its chunk is visible in that snapshot. */
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = TL_ESTORE;
+		goto out;
+	}
+	in_txn = 1;
+	if (dl.n) {
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM trace_chunks WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+			rc = TL_ESTORE;
+			goto out;
+		}
+		for (size_t i = 0; i < dl.n; i++) {
+			sqlite3_reset(st);
+			sqlite3_bind_int64(st, 1, dl.d[i].chunk_id);
+			int r = sqlite3_step(st);
+			if (r == SQLITE_ROW)
+				continue; /* committed: the row has it */
+			if (r != SQLITE_DONE) {
+				rc = TL_ESTORE;
+				goto out;
+			}
+			/* Not committed: pending like any queued segment. */
+			struct pend *x = pend_find(p, np, dl.d[i].u.s.trace_id);
+			if (x) {
+				store__sum_merge(&x->u, &dl.d[i].u);
+				continue;
+			}
+			x = pend_push(&p, &np, &pcap);
+			if (dl.d[i].in_asm) {
+				/* Its pending trace did not match the filter alone; its id
+				 * is already in ids. */
+				store__sum_copy(&x->u, &dl.d[i].asm);
+				store__sum_merge(&x->u, &dl.d[i].u);
+				x->from_asm = 1;
+			} else {
+				store__sum_copy(&x->u, &dl.d[i].u);
+				memcpy(ids[nids++], x->u.s.trace_id, 16);
+			}
+		}
+		sqlite3_finalize(st);
+		st = NULL;
 	}
 	/* 2. Queued-only traces may have a table row from before (late spans). */
 	for (size_t i = 0; i < np; i++) {
@@ -322,9 +397,17 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 	res = NULL;
 out:
 	sqlite3_finalize(st);
+	if (in_txn)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	store__reader_put(s, db);
 	for (size_t i = 0; i < np; i++)
 		store__sum_cleanup(&p[i].u);
+	for (size_t i = 0; i < dl.n; i++) {
+		store__sum_cleanup(&dl.d[i].u);
+		if (dl.d[i].in_asm)
+			store__sum_cleanup(&dl.d[i].asm);
+	}
+	free(dl.d);
 	free(p);
 	free(ids);
 	free(res);
@@ -373,7 +456,8 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 {
 	struct tl_buf pend;
 	struct spanlist l = {NULL, 0, 0};
-	int64_t skip_chunk = -1;
+	int64_t skip_chunk = -1, *skip = NULL;
+	size_t nskip = 0, skipcap = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
@@ -385,24 +469,38 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 	if (!out->arena)
 		return TL_ENOMEM;
 
-	/* Pending spans first, under the lock; a trace being written right now is
-	 * read from memory and its chunk (if already committed) skipped. */
+	/* Pending spans first, under the lock. Everything in memory that may be
+	 * committed as a chunk meanwhile has its chunk id already (a pending trace
+	 * from its creation, a direct segment from its store_append): read from
+	 * memory, and skip those chunks whether they are committed or not. */
 	pthread_mutex_lock(&s->mu);
 	struct store__ptrace *t = store__asm_find(&s->as, tenant, trace_id, h);
 	if (t) {
 		if (tl_buf_append(&pend, t->data.data, t->data.len) < 0)
 			abort();
-		if (t->flushing)
-			skip_chunk = t->chunk_id;
+		skip_chunk = t->chunk_id;
 	}
 	const struct store__item *lists[2] = {s->inflight, s->qhead};
-	for (int k = 0; k < 2; k++)
-		for (const struct store__item *it = lists[k]; it; it = it->next)
-			for (size_t i = 0; i < it->n_segs; i++)
-				if (it->segs[i].hash == h && !memcmp(it->segs[i].trace_id, trace_id, 16) &&
-				    !strcmp(it->segs[i].tenant, tenant) &&
-				    tl_buf_append(&pend, it->raw + it->segs[i].off, it->segs[i].len) < 0)
+	for (int k = 0; k < 2; k++) {
+		for (const struct store__item *it = lists[k]; it; it = it->next) {
+			for (size_t i = 0; i < it->n_segs; i++) {
+				const struct store__seg *sg = &it->segs[i];
+				if (sg->hash != h || memcmp(sg->trace_id, trace_id, 16) || strcmp(sg->tenant, tenant))
+					continue;
+				if (tl_buf_append(&pend, it->raw + sg->off, sg->len) < 0)
 					abort();
+				if (!sg->chunk_id)
+					continue;
+				if (nskip == skipcap) {
+					skipcap = skipcap ? skipcap * 2 : 4;
+					skip = realloc(skip, skipcap * sizeof *skip);
+					if (!skip)
+						abort();
+				}
+				skip[nskip++] = sg->chunk_id;
+			}
+		}
+	}
 	pthread_mutex_unlock(&s->mu);
 
 	db = store__reader_get(s);
@@ -418,7 +516,11 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 	sqlite3_bind_blob(st, 1, trace_id, 16, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_int64(st, 0) == skip_chunk)
+		int64_t cid = sqlite3_column_int64(st, 0);
+		int skipped = cid == skip_chunk;
+		for (size_t i = 0; i < nskip && !skipped; i++)
+			skipped = skip[i] == cid;
+		if (skipped)
 			continue;
 		void *raw = NULL;
 		size_t rl = 0;
@@ -469,6 +571,7 @@ out:
 	sqlite3_finalize(st);
 	store__reader_put(s, db);
 	tl_buf_cleanup(&pend);
+	free(skip);
 	free(l.b);
 	if (rc < 0)
 		store_trace_cleanup(out);

@@ -28,8 +28,9 @@
 #define RETENTION_BATCH 500
 #define TICK_MS 50
 #define DICT_SAMPLE_BYTES ((size_t)2 << 20)      /* chunk bytes sampled to train the dictionary */
+#define DICT_SAMPLE_MAX ((size_t)16 << 10)       /* bytes sampled from one chunk */
 #define DICT_SAMPLES 1000
-#define DICT_MIN_SAMPLES 200
+#define DICT_MIN_SAMPLES 100
 #define DICT_CAPACITY (32 << 10)
 
 const double store_commit_bounds_ms[16] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
@@ -67,7 +68,8 @@ void store_config_defaults(struct store_config *c)
 	c->commit_interval_ms = 2;
 	c->trace_idle_ms = 3000;
 	c->trace_max_spans = 1000;
-	c->pending_max_bytes = (size_t)256 << 20;
+	c->root_grace_ms = 100;
+	c->pending_max_bytes = (size_t)32 << 20;
 }
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -169,8 +171,8 @@ static int load_row(struct store *s, const char *tenant, const uint8_t id[16], s
 	return found;
 }
 
-/* Adds an item's segments to the assembler, merging new traces with their
- * table row (late spans). Lookups run before taking the lock; the writer is the
+/* Adds an item's logged segments to the assembler (direct ones are already in
+ * trace_chunks), merging new traces with their table row (late spans). Lookups run before taking the lock; the writer is the
  * only mutator, so what it sees unlocked stays true until it changes it. */
 static void item_to_asm(struct store *s, struct store__item *it, int lock)
 {
@@ -181,14 +183,20 @@ static void item_to_asm(struct store *s, struct store__item *it, int lock)
 		abort();
 	for (size_t i = 0; i < it->n_segs; i++) {
 		struct store__seg *sg = &it->segs[i];
-		if (!store__asm_find(&s->as, sg->tenant, sg->trace_id, sg->hash))
+		if (!sg->direct && !store__asm_find(&s->as, sg->tenant, sg->trace_id, sg->hash))
 			has[i] = (char)load_row(s, sg->tenant, sg->trace_id, &base[i]);
 	}
 	if (lock)
 		pthread_mutex_lock(&s->mu);
-	for (size_t i = 0; i < it->n_segs; i++)
-		store__asm_add(&s->as, &it->segs[i], it->raw, it->log_id, now, s->cfg.trace_max_spans,
-			       has[i] ? &base[i] : NULL);
+	for (size_t i = 0; i < it->n_segs; i++) {
+		if (it->segs[i].direct)
+			continue;
+		struct store__ptrace *t = store__asm_add(&s->as, &it->segs[i], it->raw, it->log_id, now,
+							 s->cfg.trace_max_spans, has[i] ? &base[i] : NULL);
+		/* Known from the start, so readers can always tell whether it is committed. */
+		if (!t->chunk_id)
+			t->chunk_id = (int64_t)s->next_chunk_id++;
+	}
 	if (lock) {
 		/* In the same critical section, so no query sees these spans twice. */
 		s->inflight = it->next;
@@ -304,6 +312,7 @@ static size_t select_flush(struct store *s, struct store__ptrace ***out, int all
 {
 	struct store__asm *a = &s->as;
 	uint64_t now = tl_mono_nano(), idle = (uint64_t)s->cfg.trace_idle_ms * MS;
+	uint64_t grace = (uint64_t)s->cfg.root_grace_ms * MS;
 	size_t n = 0, cap = 0, bytes = 0, pend = a->bytes;
 	struct store__ptrace **sel = NULL;
 
@@ -316,7 +325,6 @@ static size_t select_flush(struct store *s, struct store__ptrace ***out, int all
 				abort();                                              \
 		}                                                                     \
 		(t)->flushing = 1;                                                    \
-		(t)->chunk_id = (int64_t)s->next_chunk_id++;                          \
 		sel[n++] = (t);                                                       \
 		bytes += (t)->data.len;                                               \
 		pend -= (t)->bytes;                                                   \
@@ -325,6 +333,15 @@ static size_t select_flush(struct store *s, struct store__ptrace ***out, int all
 
 	for (struct store__ptrace *t = a->thead; t && BUDGET_LEFT(); t = t->tnext) {
 		if (!(all || t->force || now - t->touched_ns >= idle))
+			break;
+		PICK(t);
+	}
+	/* Traces whose root arrived: agents end the root last, so little more is
+	 * coming; late spans become another chunk. */
+	for (struct store__ptrace *t = a->rhead; t && BUDGET_LEFT(); t = t->rnext) {
+		if (t->flushing)
+			continue;
+		if (!all && now - t->touched_ns < grace)
 			break;
 		PICK(t);
 	}
@@ -347,8 +364,9 @@ static uint64_t new_watermark(struct store *s, struct store__item *items)
 	for (struct store__ptrace *t = s->as.fhead; t; t = t->fnext)
 		if (!t->flushing)
 			return t->first_log_id;
-	if (items)
-		return items->log_id;
+	for (; items; items = items->next)
+		if (items->log_id)
+			return items->log_id;
 	return s->next_log_id;
 }
 
@@ -358,8 +376,8 @@ static int write_chunks(struct store *s, struct store__ptrace **sel, size_t n)
 		struct store__ptrace *t = sel[i];
 		void *z = NULL;
 		size_t zl = 0;
-		int rc = store__zstd_compress(s->wcctx, s->cdict, t->data.data ? t->data.data : "", t->data.len, 3, &z,
-					      &zl);
+		int rc = store__zstd_compress(s->wcctx, s->cdict, t->data.data ? t->data.data : "", t->data.len,
+					      STORE_CHUNK_LEVEL, &z, &zl);
 		if (rc)
 			return rc;
 		sqlite3_stmt *st = s->st_chunk;
@@ -380,85 +398,200 @@ static int write_chunks(struct store *s, struct store__ptrace **sel, size_t n)
 	return 0;
 }
 
+/* The direct segments of the cycle's items: the chunk compressed by the caller,
+ * and the summary, merged with the table row if the trace has one (late spans,
+ * or another direct segment of this transaction). */
+static int write_direct(struct store *s, struct store__item *items, size_t *ntraces)
+{
+	int rc = 0;
+	for (struct store__item *it = items; it; it = it->next) {
+		for (size_t i = 0; i < it->n_segs; i++) {
+			struct store__seg *sg = &it->segs[i];
+			if (!sg->direct)
+				continue;
+			sqlite3_stmt *st = s->st_chunk;
+			sqlite3_bind_int64(st, 1, sg->chunk_id);
+			sqlite3_bind_text(st, 2, sg->tenant, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 3, sg->trace_id, 16, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, (int64_t)sg->start);
+			sqlite3_bind_int64(st, 5, (int64_t)sg->end);
+			sqlite3_bind_int64(st, 6, sg->n_spans);
+			sqlite3_bind_int64(st, 7, sg->zdict);
+			sqlite3_bind_blob(st, 8, sg->z, (int)sg->zlen, SQLITE_STATIC);
+			if ((rc = step_done(st)) < 0)
+				return rc;
+			/* Usually a new trace: insert, and merge only on conflict. */
+			sqlite3_reset(s->st_sumnew);
+			if ((rc = store__sum_bind(s->st_sumnew, 1, &sg->sum)) < 0 || (rc = step_done(s->st_sumnew)) < 0)
+				return rc;
+			if (sqlite3_changes(s->db) == 0) {
+				struct store__sum u;
+				store__sum_init(&u);
+				if (!load_row(s, sg->tenant, sg->trace_id, &u))
+					return TL_ESTORE;
+				store__sum_merge(&u, &sg->sum);
+				sqlite3_reset(s->st_sum);
+				rc = store__sum_bind(s->st_sum, 1, &u);
+				if (rc == 0)
+					rc = step_done(s->st_sum);
+				store__sum_cleanup(&u);
+				if (rc < 0)
+					return rc;
+			}
+			(*ntraces)++;
+		}
+	}
+	return 0;
+}
+
+static void add_sample(struct store *s, const void *p, size_t len)
+{
+	if (len > DICT_SAMPLE_MAX)
+		len = DICT_SAMPLE_MAX; /* the boilerplate is at the start; big traces must not crowd out others */
+	if (!len || s->samples.len + len > DICT_SAMPLE_BYTES)
+		return;
+	if (tl_buf_append(&s->samples, p, len) < 0)
+		abort();
+	s->sample_sizes = realloc(s->sample_sizes, (s->nsamples + 1) * sizeof *s->sample_sizes);
+	if (!s->sample_sizes)
+		abort();
+	s->sample_sizes[s->nsamples++] = len;
+}
+
+/* The trainer thread: owns the samples from its start; hands the dictionary
+ * (or NULL on failure) to the writer under pool_mu. */
+static void *trainer_main(void *arg)
+{
+	struct store *s = arg;
+	void *dict = malloc(DICT_CAPACITY);
+	if (!dict)
+		abort();
+	size_t dl = ZDICT_trainFromBuffer(dict, DICT_CAPACITY, s->samples.data, s->sample_sizes, s->nsamples);
+	if (ZDICT_isError(dl)) {
+		free(dict);
+		dict = NULL;
+		dl = 0;
+	}
+	tl_buf_cleanup(&s->samples); /* the 2 MB of samples are not needed any more */
+	free(s->sample_sizes);
+	s->sample_sizes = NULL;
+	pthread_mutex_lock(&s->pool_mu);
+	s->newdict = dict;
+	s->newdict_len = dl;
+	s->newdict_ready = 1;
+	pthread_mutex_unlock(&s->pool_mu);
+	return NULL;
+}
+
 /*
  * Chunks of one trace are small (a few KB), so most of what zstd would find in
  * them - attribute keys, resource and scope, model names - appears once per
  * chunk. A dictionary trained on the first chunks of this database removes that
- * cost (measured: 93 -> 56 bytes per span on the standard agent workload). The
- * dictionary is committed on its own, before any chunk that uses it.
+ * cost (measured: 93 -> 56 bytes per span on the standard agent workload, 104
+ * -> 63 on the bench workload). Training takes a few hundred ms, so it runs on
+ * its own thread; the writer commits the dictionary with a later cycle and only
+ * then hands it to the compressors (see take_dict).
  */
-static void maybe_train(struct store *s, struct store__ptrace **sel, size_t n)
+static void maybe_train(struct store *s, struct store__item *items, struct store__ptrace **sel, size_t n)
 {
-	if (s->cdict || s->no_train)
+	if (s->cdict || s->no_train || s->trainer_started)
 		return;
-	for (size_t i = 0; i < n && s->nsamples < DICT_SAMPLES; i++) {
-		size_t len = sel[i]->data.len;
-		if (!len || s->samples.len + len > DICT_SAMPLE_BYTES)
-			continue;
-		if (tl_buf_append(&s->samples, sel[i]->data.data, len) < 0)
-			abort();
-		s->sample_sizes = realloc(s->sample_sizes, (s->nsamples + 1) * sizeof *s->sample_sizes);
-		if (!s->sample_sizes)
-			abort();
-		s->sample_sizes[s->nsamples++] = len;
-	}
+	for (size_t i = 0; i < n && s->nsamples < DICT_SAMPLES; i++)
+		add_sample(s, sel[i]->data.data, sel[i]->data.len);
+	for (struct store__item *it = items; it; it = it->next)
+		for (size_t i = 0; i < it->n_segs && s->nsamples < DICT_SAMPLES; i++)
+			if (it->segs[i].direct)
+				add_sample(s, it->raw + it->segs[i].off, it->segs[i].len);
 	if (s->nsamples < DICT_SAMPLES && s->samples.len < DICT_SAMPLE_BYTES * 3 / 4)
 		return;
-	if (s->nsamples < DICT_MIN_SAMPLES) {
-		if (s->samples.len >= DICT_SAMPLE_BYTES * 3 / 4)
-			s->no_train = 1; /* a few huge traces: a dictionary would not pay */
+	if (s->nsamples < DICT_MIN_SAMPLES || pthread_create(&s->trainer, NULL, trainer_main, s) != 0) {
+		s->no_train = 1;
+		tl_buf_cleanup(&s->samples);
+		free(s->sample_sizes);
+		s->sample_sizes = NULL;
 		return;
 	}
-	void *dict = malloc(DICT_CAPACITY);
-	sqlite3_stmt *st = NULL;
-	if (!dict)
-		abort();
-	size_t dl = ZDICT_trainFromBuffer(dict, DICT_CAPACITY, s->samples.data, s->sample_sizes, s->nsamples);
-	int64_t id = (int64_t)meta_get(s->db, "SELECT coalesce(max(id), 0) + 1 FROM zdict");
-	if (!ZDICT_isError(dl) && exec(s->db, "BEGIN") == 0) {
-		if (sqlite3_prepare_v2(s->db, "INSERT INTO zdict(id, data) VALUES (?, ?)", -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_blob(st, 2, dict, (int)dl, SQLITE_STATIC);
-		}
-		if (st && step_done(st) == 0 && commit(s) == 0) {
-			s->cdict = ZSTD_createCDict(dict, dl, 3);
-			s->dict_id = id;
-			tl_log(TL_LOG_INFO, "store: trained chunk dictionary %lld (%zu bytes from %u traces)",
-			       (long long)id, dl, s->nsamples);
-		} else {
-			exec(s->db, "ROLLBACK");
-		}
-		sqlite3_finalize(st);
-	}
-	if (!s->cdict)
-		s->no_train = 1;
-	free(dict);
-	tl_buf_cleanup(&s->samples);
-	free(s->sample_sizes);
-	s->sample_sizes = NULL;
-	s->nsamples = 0;
+	s->trainer_started = 1;
 }
 
-/* One group commit: ingest rows, rollups, chunks and watermark together. */
+/* Writer, before a cycle: 1 if a trained dictionary waits to be committed
+ * with this cycle (insert_dict), 0 otherwise. */
+static int dict_pending(struct store *s)
+{
+	if (s->cdict || !s->trainer_started)
+		return 0;
+	pthread_mutex_lock(&s->pool_mu);
+	int ready = s->newdict_ready;
+	pthread_mutex_unlock(&s->pool_mu);
+	if (ready && !s->newdict)
+		s->no_train = 1;
+	return ready && s->newdict;
+}
+
+static int insert_dict(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = TL_ESTORE;
+	s->newdict_id = (int64_t)meta_get(s->db, "SELECT coalesce(max(id), 0) + 1 FROM zdict");
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO zdict(id, data) VALUES (?, ?)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, s->newdict_id);
+		sqlite3_bind_blob(st, 2, s->newdict, (int)s->newdict_len, SQLITE_STATIC);
+		rc = step_done(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* After the commit that stored the dictionary: compress with it from now on. */
+static void take_dict(struct store *s)
+{
+	ZSTD_CDict *cd = ZSTD_createCDict(s->newdict, s->newdict_len, STORE_CHUNK_LEVEL);
+	if (!cd) {
+		s->no_train = 1;
+		return;
+	}
+	pthread_mutex_lock(&s->pool_mu);
+	s->cdict = cd;
+	s->dict_id = s->newdict_id;
+	pthread_mutex_unlock(&s->pool_mu);
+	tl_log(TL_LOG_INFO, "store: trained chunk dictionary %lld (%zu bytes from %u traces)",
+	       (long long)s->newdict_id, s->newdict_len, s->nsamples);
+	free(s->newdict);
+	s->newdict = NULL;
+}
+
+/* One group commit: ingest rows, direct chunks, rollups, assembled chunks and
+ * the watermark together. */
 static int run_cycle(struct store *s, struct store__item *items, struct store__ptrace **sel, size_t nsel,
-		     uint64_t *wm_out)
+		     uint64_t *wm_out, size_t *ndirect)
 {
 	struct store__roll *rolls = NULL;
 	size_t nr = 0, rcap = 0;
 	int rc = 0;
 
-	maybe_train(s, sel, nsel);
+	maybe_train(s, items, sel, nsel);
+	int with_dict = dict_pending(s);
+	for (struct store__item *it = items; it; it = it->next)
+		if (it->relog && (rc = store__item_log(it, s->wcctx)) < 0)
+			return rc;
 	if (exec(s->db, "BEGIN") < 0)
 		return TL_EIO;
+	if (with_dict && (rc = insert_dict(s)) < 0)
+		goto out;
 	for (struct store__item *it = items; it; it = it->next) {
-		it->log_id = s->next_log_id++;
-		sqlite3_bind_int64(s->st_log, 1, (int64_t)it->log_id);
-		sqlite3_bind_blob(s->st_log, 2, it->zdata ? it->zdata : "", (int)it->zlen, SQLITE_STATIC);
-		if ((rc = step_done(s->st_log)) < 0)
-			goto out;
+		it->log_id = 0;
+		if (it->n_log) {
+			it->log_id = s->next_log_id++;
+			sqlite3_bind_int64(s->st_log, 1, (int64_t)it->log_id);
+			sqlite3_bind_blob(s->st_log, 2, it->zdata ? it->zdata : "", (int)it->zlen, SQLITE_STATIC);
+			if ((rc = step_done(s->st_log)) < 0)
+				goto out;
+		}
 		for (size_t i = 0; i < it->n_rolls; i++)
 			store__roll_merge(&rolls, &nr, &rcap, &it->rolls[i]);
 	}
+	if ((rc = write_direct(s, items, ndirect)) < 0)
+		goto out;
 	if ((rc = store__roll_write(s->db, s->st_roll, rolls, nr)) < 0)
 		goto out;
 	if ((rc = write_chunks(s, sel, nsel)) < 0)
@@ -472,6 +605,8 @@ static int run_cycle(struct store *s, struct store__item *items, struct store__p
 	}
 	*wm_out = wm;
 	rc = commit(s);
+	if (rc == 0 && with_dict)
+		take_dict(s);
 	free(rolls);
 	return rc;
 out:
@@ -611,6 +746,22 @@ static int retention(struct store *s, int full)
 	return rc;
 }
 
+/* Under s->mu, for the items the writer just took: a direct segment whose
+ * trace is pending in the assembler is demoted to the ingest log (its spans
+ * join the pending trace; its chunk id is never used). */
+static void take_direct(struct store *s, struct store__item *items)
+{
+	for (struct store__item *it = items; it; it = it->next) {
+		for (size_t i = 0; i < it->n_segs; i++) {
+			struct store__seg *sg = &it->segs[i];
+			if (sg->direct && store__asm_find(&s->as, sg->tenant, sg->trace_id, sg->hash)) {
+				sg->direct = 0;
+				it->relog = 1;
+			}
+		}
+	}
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
@@ -636,15 +787,17 @@ static void *writer_main(void *arg)
 		struct store__item *items = s->qhead;
 		s->qhead = s->qtail = NULL;
 		s->inflight = items;
+		take_direct(s, items);
 		struct store__ptrace **sel = NULL;
 		size_t nsel = select_flush(s, &sel, closing);
 		pthread_mutex_unlock(&s->mu);
 
 		int rc = 0;
+		size_t ndirect = 0;
 		uint64_t wm = s->watermark, t0 = tl_mono_nano();
 		if (items || nsel) {
 			last_commit = t0;
-			rc = run_cycle(s, items, sel, nsel, &wm);
+			rc = run_cycle(s, items, sel, nsel, &wm, &ndirect);
 		}
 		uint64_t lat = tl_mono_nano() - t0;
 
@@ -654,7 +807,7 @@ static void *writer_main(void *arg)
 		if (rc == 0) {
 			for (size_t i = 0; i < nsel; i++)
 				store__asm_remove(&s->as, sel[i]);
-			s->m.traces_written += nsel;
+			s->m.traces_written += nsel + ndirect;
 			s->watermark = wm;
 		} else {
 			for (size_t i = 0; i < nsel; i++)
@@ -728,7 +881,8 @@ static int load_dict(struct store *s)
 		return TL_ESTORE;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		s->dict_id = sqlite3_column_int64(st, 0);
-		s->cdict = ZSTD_createCDict(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), 3);
+		s->cdict = ZSTD_createCDict(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+					   STORE_CHUNK_LEVEL);
 		if (!s->cdict)
 			rc = TL_ESTORE;
 	}
@@ -780,16 +934,20 @@ const ZSTD_DDict *store__ddict(struct store *s, sqlite3 *db, int64_t id)
 
 static int prepare_all(struct store *s)
 {
-	struct tl_buf up;
+	struct tl_buf up, ins;
 	int rc = 0;
 	const char *cols = STORE_SUM_COLS;
 
-	/* The summary upsert overwrites every column with the merged summary. */
+	/* The summary upsert overwrites every column with the merged summary;
+	 * the insert of a direct trace does nothing if the row exists. */
 	tl_buf_init(&up, 8192);
+	tl_buf_init(&ins, 8192);
 	tl_buf_printf(&up, "INSERT INTO traces(%s) VALUES (", cols);
 	for (int i = 0; i < STORE_SUM_NCOLS; i++)
 		tl_buf_puts(&up, i ? ",?" : "?");
-	tl_buf_puts(&up, ") ON CONFLICT(tenant, trace_id) DO UPDATE SET ");
+	tl_buf_puts(&up, ")");
+	tl_buf_printf(&ins, "%s ON CONFLICT(tenant, trace_id) DO NOTHING", up.data);
+	tl_buf_puts(&up, " ON CONFLICT(tenant, trace_id) DO UPDATE SET ");
 	const char *p = cols;
 	int first = 1;
 	while (*p) {
@@ -813,12 +971,14 @@ static int prepare_all(struct store *s)
 			       "VALUES (?,?,?,?,?,?,?,?)",
 			       -1, &s->st_chunk, NULL) ||
 	    sqlite3_prepare_v2(s->db, up.data, -1, &s->st_sum, NULL) ||
+	    sqlite3_prepare_v2(s->db, ins.data, -1, &s->st_sumnew, NULL) ||
 	    sqlite3_prepare_v2(s->db, STORE_ROLL_UPSERT_SQL, -1, &s->st_roll, NULL) ||
 	    sqlite3_prepare_v2(s->db, get, -1, &s->st_getsum, NULL) ||
 	    sqlite3_prepare_v2(s->db, "DELETE FROM ingest_log WHERE id < ?", -1, &s->st_delog, NULL) ||
 	    sqlite3_prepare_v2(s->db, "UPDATE meta SET v = ? WHERE k = 'watermark'", -1, &s->st_wm, NULL))
 		rc = TL_ESTORE;
 	tl_buf_cleanup(&up);
+	tl_buf_cleanup(&ins);
 	return rc;
 }
 
@@ -827,6 +987,7 @@ static void destroy(struct store *s)
 	sqlite3_finalize(s->st_log);
 	sqlite3_finalize(s->st_chunk);
 	sqlite3_finalize(s->st_sum);
+	sqlite3_finalize(s->st_sumnew);
 	sqlite3_finalize(s->st_roll);
 	sqlite3_finalize(s->st_getsum);
 	sqlite3_finalize(s->st_delog);
@@ -839,6 +1000,9 @@ static void destroy(struct store *s)
 		ZSTD_freeCCtx(s->cpool[i]);
 	for (int i = 0; i < s->nddicts; i++)
 		ZSTD_freeDDict(s->ddicts[i].dd);
+	if (s->trainer_started)
+		pthread_join(s->trainer, NULL);
+	free(s->newdict);
 	ZSTD_freeCCtx(s->wcctx);
 	ZSTD_freeCDict(s->cdict);
 	tl_buf_cleanup(&s->samples);
@@ -873,7 +1037,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *err, si
 	if (!s->cfg.trace_idle_ms)
 		s->cfg.trace_idle_ms = 3000;
 	if (!s->cfg.pending_max_bytes)
-		s->cfg.pending_max_bytes = (size_t)256 << 20;
+		s->cfg.pending_max_bytes = (size_t)32 << 20;
 	s->data_dir = strdup(cfg->data_dir ? cfg->data_dir : "data");
 	size_t pl = strlen(s->data_dir) + 16;
 	s->db_path = malloc(pl);
@@ -903,7 +1067,7 @@ int store_open(const struct store_config *cfg, struct store **out, char *err, si
 		goto out;
 	}
 	/* synchronous=FULL: a commit is fsynced before done() reports success. */
-	if (exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-32768;"
+	if (exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-4096;"
 			"PRAGMA wal_autocheckpoint=4000;") < 0 ||
 	    exec(s->db, schema_sql) < 0) {
 		errf(err, errlen, "%s: cannot create schema: %s", s->db_path, sqlite3_errmsg(s->db));
@@ -964,6 +1128,7 @@ int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, 
 	const struct tl_span **ptrs = NULL;
 	struct store__item *it = NULL;
 	ZSTD_CCtx *cctx = NULL;
+	struct store__zopt z;
 	struct tl_str def = b->tenant.n ? b->tenant : TL_STR_LIT("default");
 	int rc = 0;
 	size_t limit = s->cfg.pending_max_bytes * 2;
@@ -988,12 +1153,16 @@ int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, 
 	}
 	pthread_mutex_lock(&s->pool_mu);
 	cctx = s->ncpool ? s->cpool[--s->ncpool] : NULL;
+	z.cdict = s->cdict; /* set once, never freed before store_close */
+	z.dict_id = s->dict_id;
 	pthread_mutex_unlock(&s->pool_mu);
 	if (!cctx && !(cctx = ZSTD_createCCtx())) {
 		rc = TL_ENOMEM;
 		goto out;
 	}
-	rc = store__item_build(ptrs, b->n_spans, cctx, 1, &it);
+	z.cctx = cctx;
+	z.chunk_level = STORE_CHUNK_LEVEL;
+	rc = store__item_build(ptrs, b->n_spans, &z, 1, &it);
 	pthread_mutex_lock(&s->pool_mu);
 	if (s->ncpool < (int)(sizeof s->cpool / sizeof s->cpool[0])) {
 		s->cpool[s->ncpool++] = cctx;
@@ -1008,6 +1177,11 @@ int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, 
 	pthread_mutex_lock(&s->mu);
 	rc = s->closing ? TL_ECLOSED : s->queue_bytes > limit ? TL_EBUSY : 0;
 	if (rc == 0) {
+		/* Chunk ids of direct candidates are known from the start, so a
+		 * reader can always tell whether such a segment is committed. */
+		for (size_t i = 0; i < it->n_segs; i++)
+			if (it->segs[i].direct)
+				it->segs[i].chunk_id = (int64_t)s->next_chunk_id++;
 		if (s->qtail)
 			s->qtail->next = it;
 		else

@@ -27,6 +27,8 @@ struct store_config {
 	uint32_t commit_interval_ms;  /* group commit window (default 2) */
 	uint32_t trace_idle_ms;       /* a pending trace is written after this quiet time (default 3000) */
 	uint32_t trace_max_spans;     /* ... or when it has this many pending spans (default 1000) */
+	uint32_t root_grace_ms;       /* ... or this long after its root span arrived and it went quiet
+				       * (default 100; 0 = at the next commit) */
 	size_t pending_max_bytes;     /* memory ceiling of pending traces before forced flush */
 	store_fault_fn fault;
 	void *fault_arg;

@@ -17,6 +17,7 @@
 #define STORE_SEARCH_MAX 4096     /* bytes of LLM text kept per trace for q */
 #define STORE_MAX_PROVIDERS 4
 #define STORE_TENANT_MAX 64
+#define STORE_CHUNK_LEVEL 3       /* zstd level of trace chunks (see docs/design/store.md) */
 
 /* A trace summary under construction: the public summary plus what is needed
  * to merge two partial summaries of the same trace. */
@@ -101,7 +102,10 @@ int store__stats_query(sqlite3 *db, const struct store_stats_filter *f, struct s
 
 /* ---- ingest items (one accepted batch) ---------------------------------- */
 
-/* The spans of one trace inside an item. */
+/* The spans of one trace inside an item. A segment holding its trace's root
+ * span is a candidate for the direct path: the caller compresses it as a chunk
+ * (z), and the writer writes it straight to trace_chunks unless its trace is
+ * pending in the assembler (then it is demoted to the ingest log). */
 struct store__seg {
 	char tenant[STORE_TENANT_MAX];
 	uint8_t trace_id[16];
@@ -110,13 +114,21 @@ struct store__seg {
 	uint32_t n_spans;
 	uint64_t start, end;
 	struct store__sum sum;
+	int direct;                   /* goes to trace_chunks, not to the ingest log */
+	void *z;                      /* direct: the compressed chunk */
+	size_t zlen;
+	int64_t zdict;                /* dictionary id z was compressed with (0 = none) */
+	int64_t chunk_id;             /* direct candidates: the trace_chunks id it is written as
+				       * (set under s->mu when queued; unused if demoted) */
 };
 
 struct store__item {
 	struct store__item *next;
-	uint64_t log_id;              /* ingest_log id, assigned by the writer */
-	void *zdata;                  /* zstd of raw: the ingest_log row */
+	uint64_t log_id;              /* ingest_log id, assigned by the writer; 0 = no log row */
+	void *zdata;                  /* zstd of the non-direct segments: the ingest_log row */
 	size_t zlen;
+	size_t n_log;                 /* segments that go to the ingest log */
+	int relog;                    /* a direct segment was demoted: zdata must be rebuilt */
 	char *raw;                    /* concatenated segments (each a TracesData) */
 	size_t raw_len;
 	struct store__seg *segs;
@@ -129,11 +141,24 @@ struct store__item {
 	void *arg;
 };
 
+/* Compression for store__item_build: level-1 ingest-log row, and chunks of
+ * root segments at chunk_level or with cdict (then dict_id is recorded). */
+struct store__zopt {
+	ZSTD_CCtx *cctx;
+	const ZSTD_CDict *cdict;      /* may be NULL */
+	int64_t dict_id;
+	int chunk_level;
+};
+
 /* Builds an item from spans (normalised; span->run.tenant is the effective
- * tenant). With cctx (not NULL), also
- * the zstd ingest-log blob; with rollups, the rollup facts. Returns owned. */
-int store__item_build(const struct tl_span *const *spans, size_t n, ZSTD_CCtx *cctx, int rollups,
+ * tenant). With z (not NULL), segments holding a root span become direct
+ * candidates with their compressed chunk, and the other segments form the zstd
+ * ingest-log row; without z (replay) nothing is compressed and no segment is
+ * direct. With rollups, the rollup facts. Returns owned. */
+int store__item_build(const struct tl_span *const *spans, size_t n, const struct store__zopt *z, int rollups,
 		      struct store__item **out);
+/* (Re)builds it->zdata (level 1) from the segments that are not direct. */
+int store__item_log(struct store__item *it, ZSTD_CCtx *cctx);
 void store__item_free(struct store__item *it);
 
 uint64_t store__hash(const char *tenant, const uint8_t id[16]);
@@ -144,6 +169,8 @@ struct store__ptrace {
 	struct store__ptrace *hnext;
 	struct store__ptrace *fprev, *fnext;  /* creation order = first_log_id order */
 	struct store__ptrace *tprev, *tnext;  /* least recently touched first */
+	struct store__ptrace *rprev, *rnext;  /* traces whose root arrived, least recently touched first */
+	int in_rlist;
 	char tenant[STORE_TENANT_MAX];
 	uint8_t trace_id[16];
 	uint64_t hash;
@@ -155,7 +182,7 @@ struct store__ptrace {
 	uint64_t created_ns, touched_ns;  /* monotonic */
 	int force;                    /* full: flush at the next cycle */
 	int flushing;                 /* selected for the commit in progress */
-	int64_t chunk_id;             /* its trace_chunks id while flushing */
+	int64_t chunk_id;             /* the trace_chunks id it will be written as (set at creation) */
 	size_t bytes;
 };
 
@@ -166,6 +193,7 @@ struct store__asm {
 	size_t bytes;
 	struct store__ptrace *fhead, *ftail;
 	struct store__ptrace *thead, *ttail;
+	struct store__ptrace *rhead, *rtail;
 };
 
 void store__asm_init(struct store__asm *a);
@@ -185,7 +213,7 @@ struct store {
 	char *data_dir;
 	char *db_path;
 	sqlite3 *db;                  /* writer connection, writer thread only (and open/close) */
-	sqlite3_stmt *st_log, *st_chunk, *st_sum, *st_roll, *st_getsum, *st_delog, *st_wm;
+	sqlite3_stmt *st_log, *st_chunk, *st_sum, *st_sumnew, *st_roll, *st_getsum, *st_delog, *st_wm;
 
 	pthread_mutex_t mu;           /* guards everything below */
 	pthread_cond_t cv;            /* wakes the writer */
@@ -203,20 +231,27 @@ struct store {
 	int retention_rc;
 	struct store_metrics m;
 
-	/* Chunk dictionary (writer thread only): trained once from the first
-	 * chunks, stored in zdict, used for every later chunk. */
+	/* Chunk dictionary: trained once by the writer from the first chunks,
+	 * stored in zdict, used for every later chunk. cdict and dict_id are set
+	 * once, under pool_mu (callers of store_append compress with them). */
 	ZSTD_CCtx *wcctx;
 	ZSTD_CDict *cdict;
 	int64_t dict_id;
 	int no_train;
-	struct tl_buf samples;
+	struct tl_buf samples;        /* owned by the trainer thread once it started */
 	size_t *sample_sizes;
 	unsigned nsamples;
+	pthread_t trainer;
+	int trainer_started;
+	void *newdict;                /* trained, not yet committed (pool_mu until newdict_ready) */
+	size_t newdict_len;
+	int newdict_ready;
+	int64_t newdict_id;
 
 	pthread_mutex_t pool_mu;      /* read connections, compression contexts, dictionaries */
 	sqlite3 *pool[8];
 	int npool;
-	ZSTD_CCtx *cpool[8];
+	ZSTD_CCtx *cpool[4];          /* idle compression contexts of store_append callers */
 	int ncpool;
 	struct {
 		int64_t id;

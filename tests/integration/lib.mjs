@@ -87,6 +87,10 @@ export class Daemon {
 			if (Date.now() > deadline) throw new Error(`/readyz not 200 within 15s:\n${this.log}`);
 			await sleep(20);
 		}
+		// The OTLP/gRPC port, appended to the listening line.
+		const g = /listening .*otlp_grpc=([0-9.]+):(\d+)/.exec(this.log);
+		this.grpcPort = g ? Number(g[2]) : null;
+		this.grpcUrl = g ? `http://127.0.0.1:${this.grpcPort}` : null;
 	}
 
 	// SIGTERM and wait for exit; returns {code, signal}.

@@ -1,11 +1,13 @@
 /*
- * test_receiver.c - the OTLP/HTTP receiver's pure helpers: Content-Type
- * classification, tenant validation and bounded gzip inflation.
+ * test_receiver.c - the OTLP receivers' pure helpers: Content-Type
+ * classification, tenant validation, bounded gzip inflation, and for gRPC
+ * grpc-message percent-encoding, base64 and google.rpc.Status details.
  */
 #include "tl_test.h"
 
 #include <zlib.h>
 
+#include "proto/proto.h"
 #include "receiver/receiver.h"
 
 TEST(content_types)
@@ -112,11 +114,98 @@ TEST(gunzip_limits_and_corruption)
 	tl_buf_cleanup(&out);
 }
 
+TEST(grpc_percent_encode)
+{
+	char out[64];
+	receiver_grpc_percent_encode("plain text: ok", out, sizeof out);
+	CHECK_EQ_STR(out, "plain text: ok");
+	receiver_grpc_percent_encode("100% \xc3\xa9\n", out, sizeof out);
+	CHECK_EQ_STR(out, "100%25 %C3%A9%0A");
+	/* Truncates at a whole escape. */
+	receiver_grpc_percent_encode("ab\xff", out, 5);
+	CHECK_EQ_STR(out, "ab");
+	receiver_grpc_percent_encode("", out, sizeof out);
+	CHECK_EQ_STR(out, "");
+}
+
+TEST(base64)
+{
+	struct tl_buf b;
+	tl_buf_init(&b, 1024);
+	static const struct {
+		const char *in, *out;
+	} cases[] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+		     {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}, {"\xff\xfe", "//4="}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		tl_buf_reset(&b);
+		CHECK_EQ_INT(receiver_base64(cases[i].in, strlen(cases[i].in), &b), 0);
+		tl_buf_putc(&b, 0);
+		CHECK_EQ_STR(b.data, cases[i].out);
+	}
+	tl_buf_cleanup(&b);
+}
+
+TEST(grpc_status_details)
+{
+	struct tl_buf b;
+	struct pb_reader r, any, info, dur;
+	struct pb_field f;
+	int64_t code = -1, secs = -1, nanos = -1;
+	int n_details = 0;
+	char msg[64] = "", type[64] = "";
+
+	tl_buf_init(&b, 4096);
+	CHECK_EQ_INT(receiver_grpc_status_details(&b, 8, "busy", 1500), 0);
+	pb_reader_init(&r, b.data, b.len);
+	while (pb_next(&r, &f) == 1) {
+		if (f.num == 1)
+			code = (int64_t)f.u64;
+		else if (f.num == 2)
+			snprintf(msg, sizeof msg, "%.*s", (int)f.len, (const char *)f.data);
+		else if (f.num == 3) {
+			n_details++;
+			pb_reader_init(&any, f.data, f.len);
+			while (pb_next(&any, &f) == 1) {
+				if (f.num == 1)
+					snprintf(type, sizeof type, "%.*s", (int)f.len, (const char *)f.data);
+				if (f.num != 2)
+					continue;
+				pb_reader_init(&info, f.data, f.len);
+				CHECK_EQ_INT(pb_next(&info, &f), 1);
+				CHECK_EQ_INT(f.num, 1);
+				pb_reader_init(&dur, f.data, f.len);
+				while (pb_next(&dur, &f) == 1) {
+					if (f.num == 1)
+						secs = (int64_t)f.u64;
+					if (f.num == 2)
+						nanos = (int64_t)f.u64;
+				}
+			}
+		}
+	}
+	CHECK_EQ_INT(code, 8);
+	CHECK_EQ_STR(msg, "busy");
+	CHECK_EQ_INT(n_details, 1);
+	CHECK_EQ_STR(type, "type.googleapis.com/google.rpc.RetryInfo");
+	CHECK_EQ_INT(secs, 1);
+	CHECK_EQ_INT(nanos, 500000000);
+
+	/* No retry: code and message only. */
+	tl_buf_reset(&b);
+	CHECK_EQ_INT(receiver_grpc_status_details(&b, 3, "bad", 0), 0);
+	CHECK_EQ_INT(b.len, 7);
+	CHECK(memcmp(b.data, "\x08\x03\x12\x03" "bad", 7) == 0);
+	tl_buf_cleanup(&b);
+}
+
 static const struct tl_test_case tests[] = {
     T(content_types),
     T(tenants),
     T(gunzip_ok_and_concatenated),
     T(gunzip_limits_and_corruption),
+    T(grpc_percent_encode),
+    T(base64),
+    T(grpc_status_details),
 };
 
 TEST_MAIN("receiver", tests)

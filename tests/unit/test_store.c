@@ -1,7 +1,10 @@
 /*
  * test_store.c - unit tests for the SQLite store (src/store): durable append
  * with done() after commit, pending and flushed reads, late spans, list filters
- * and cursors, stats, retention, crash replay (fork + _exit) and the fault seam.
+ * and cursors, stats, retention, crash replay (fork + _exit), the fault seam, the
+ * chunk dictionary, and the direct path of traces complete on arrival (exactly
+ * once after a crash, root-triggered flush, late spans merging, reads while a
+ * commit is in progress).
  * Every test works in its own directory under /tmp.
  */
 #include <pthread.h>
@@ -322,7 +325,6 @@ TEST(append_done_and_get)
 	CHECK(waiter_wait(&w, 1));
 	CHECK_EQ_INT(w.ok, 1);
 
-	/* Pending: answered from memory. */
 	make_id(id, 1);
 	CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
 	CHECK_EQ_INT(tr.n_spans, 6);
@@ -344,7 +346,9 @@ TEST(append_done_and_get)
 	store_get_metrics(s, &m);
 	CHECK_EQ_INT(m.spans_committed, 6);
 	CHECK(m.commits >= 1);
-	CHECK_EQ_INT(m.pending_traces, 1);
+	/* Complete on arrival (it has its root): written in the acknowledging commit. */
+	CHECK_EQ_INT(m.pending_traces, 0);
+	CHECK_EQ_INT(m.traces_written, 1);
 	store_close(s);
 
 	/* After close (which writes pending traces) the trace comes from its chunk. */
@@ -910,22 +914,31 @@ TEST(chunk_dictionary)
 	struct store_trace tr;
 
 	CHECK(s != NULL);
-	for (unsigned b = 0; b < 50; b++) {
+	/* The dictionary is trained on its own thread and committed with a later
+	 * cycle: keep appending until it is there, then a few batches more. */
+	unsigned nb = 0, extra = 0;
+	for (unsigned b = 0; b < 200 && extra < 5; b++) {
 		tb_init(&t, "svc", "default");
 		for (unsigned k = 0; k < 12; k++)
 			agent_trace(&t, 2000 + b * 12 + k, t0 + (b * 12 + k) * SEC, 8, 6, "gpt-4o-mini", 25, NULL);
 		CHECK_EQ_INT(append_wait(s, &t), 0);
 		tb_free(&t);
+		nb++;
 		if (b % 10 == 9)
 			CHECK(wait_written(s, (b + 1) * 12));
+		if (extra || db_count(dir, "SELECT count(*) FROM zdict") == 1)
+			extra++;
+		else if (b >= 50)
+			sleep_ms(20);
 	}
+	CHECK_EQ_INT(extra, 5);
 	store_close(s);
 	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM zdict"), 1);
 	CHECK(db_count(dir, "SELECT count(*) FROM trace_chunks WHERE dict > 0") > 0);
 	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM ingest_log"), 0);
 	s = open_store(dir, 10);
 	CHECK(s != NULL);
-	for (unsigned i = 0; i < 600; i += 7) {
+	for (unsigned i = 0; i < nb * 12; i += 7) {
 		make_id(id, 2000 + i);
 		CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
 		CHECK_EQ_INT(tr.n_spans, 15);
@@ -933,6 +946,290 @@ TEST(chunk_dictionary)
 		store_trace_cleanup(&tr);
 	}
 	store_close(s);
+	rmdir_all(dir);
+	free(dir);
+}
+
+/* Child: complete traces (direct path) and incomplete ones (ingest log), every
+ * done() seen, then death without store_close. */
+static void crash_child_direct(const char *dir)
+{
+	struct store *s = open_store(dir, 60000);
+	struct tb t;
+	uint64_t t0 = tl_now_unix_nano() - 300 * SEC;
+	struct waiter w;
+	int n = 0;
+	if (!s)
+		_exit(2);
+	waiter_init(&w);
+	for (unsigned i = 0; i < 10; i++) {
+		tb_init(&t, "svc", "default");
+		/* Traces 3000..3009 complete; 3100..3109 children only. */
+		agent_trace(&t, 3000 + i, t0 + i * SEC, 2, 1, "gpt-4o", 7, NULL);
+		struct tl_span *c = tb_span(&t, 3100 + i, 2, 1, "chat", t0 + i * SEC, t0 + i * SEC + SEC);
+		set_chat(&t, c, "gpt-4o", 3, 3, 9, NULL);
+		if (store_append(s, &t.b, on_done, &w) != 0)
+			_exit(3);
+		n++;
+		tb_free(&t);
+	}
+	if (!waiter_wait(&w, n) || w.ok != n)
+		_exit(4);
+	_exit(0);
+}
+
+TEST(direct_write_exactly_once_after_crash)
+{
+	char *dir = tmpdir();
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		crash_child_direct(dir);
+	int st = 0;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Complete traces were committed as chunks with their acknowledgement;
+	 * only the incomplete ones are in the ingest log. */
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM trace_chunks"), 10);
+	CHECK_EQ_INT(db_count(dir, "SELECT sum(span_count) FROM trace_chunks"), 40);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM traces"), 10);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM ingest_log"), 10);
+
+	struct store *s = open_store(dir, 60000);
+	struct store_trace tr;
+	uint8_t id[16];
+	CHECK(s != NULL);
+	for (unsigned i = 0; i < 10; i++) {
+		make_id(id, 3000 + i);
+		CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
+		CHECK_EQ_INT(tr.n_spans, 4);
+		for (unsigned k = 1; k <= 4; k++)
+			CHECK_EQ_INT(count_span(&tr, k), 1);
+		CHECK_EQ_INT(tr.summary.cost_nusd, 14);
+		store_trace_cleanup(&tr);
+		make_id(id, 3100 + i);
+		CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
+		CHECK_EQ_INT(tr.n_spans, 1);
+		store_trace_cleanup(&tr);
+	}
+	struct store_trace_filter f = filter("default");
+	struct store_trace_summary *out;
+	size_t n;
+	int more;
+	CHECK_EQ_INT(store_list_traces(s, &f, &out, &n, &more), 0);
+	CHECK_EQ_INT(n, 20);
+	for (size_t i = 0; i < n; i++) {
+		unsigned k = (unsigned)out[i].trace_id[14] << 8 | out[i].trace_id[15];
+		CHECK_EQ_INT(out[i].span_count, k < 3100 ? 4 : 1);
+	}
+	free(out);
+	/* Rollups once: 10 x 2 chats + 10 chats. */
+	struct store_stats_filter sf;
+	memset(&sf, 0, sizeof sf);
+	sf.tenant = "default";
+	struct store_stats_point *p;
+	CHECK_EQ_INT(store_stats(s, &sf, &p, &n), 0);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1)
+		CHECK_EQ_INT(p[0].calls, 30);
+	free(p);
+	store_close(s);
+	/* Reopen: nothing replayed twice, nothing left in the log. */
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM ingest_log"), 0);
+	CHECK_EQ_INT(db_count(dir, "SELECT sum(span_count) FROM trace_chunks"), 50);
+	CHECK_EQ_INT(db_count(dir, "SELECT sum(span_count) FROM traces"), 50);
+	rmdir_all(dir);
+	free(dir);
+}
+
+/* The root arrives while its trace is pending: the trace is written after the
+ * short root grace, long before the idle timeout. */
+TEST(root_triggers_flush)
+{
+	char *dir = tmpdir();
+	struct store_config c;
+	struct store *s = NULL;
+	char err[256];
+	struct tb t;
+	uint64_t t0 = tl_now_unix_nano() - 30 * SEC;
+	struct store_metrics m;
+	uint8_t id[16];
+	struct store_trace tr;
+
+	store_config_defaults(&c);
+	c.data_dir = dir;
+	c.trace_idle_ms = 600000;
+	c.root_grace_ms = 50;
+	CHECK_EQ_INT(store_open(&c, &s, err, sizeof err), 0);
+	tb_init(&t, "svc", "default");
+	for (unsigned k = 2; k <= 4; k++) {
+		struct tl_span *sp = tb_span(&t, 40, k, 1, "chat", t0 + k * SEC, t0 + k * SEC + SEC);
+		set_chat(&t, sp, "gpt-4o", 10, 1, 3, NULL);
+	}
+	CHECK_EQ_INT(append_wait(s, &t), 0);
+	tb_free(&t);
+	sleep_ms(300);
+	store_get_metrics(s, &m);
+	CHECK_EQ_INT(m.pending_traces, 1); /* no root: waits for the idle timeout */
+	CHECK_EQ_INT(m.traces_written, 0);
+
+	tb_init(&t, "svc", "default");
+	struct tl_span *r = tb_span(&t, 40, 1, 0, "invoke_agent a", t0, t0 + 10 * SEC);
+	set_agent(&t, r, "a", NULL);
+	CHECK_EQ_INT(append_wait(s, &t), 0);
+	tb_free(&t);
+	CHECK(wait_written(s, 1));
+	store_get_metrics(s, &m);
+	CHECK_EQ_INT(m.pending_traces, 0);
+	CHECK_EQ_INT(m.traces_written, 1);
+	/* One chunk for the whole trace (the root joined the pending spans). */
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM trace_chunks"), 1);
+	CHECK_EQ_INT(db_count(dir, "SELECT span_count FROM traces"), 4);
+	CHECK_EQ_INT(db_count(dir, "SELECT has_root FROM traces"), 1);
+	make_id(id, 40);
+	CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
+	CHECK_EQ_INT(tr.n_spans, 4);
+	CHECK_EQ_STR(tr.summary.name, "invoke_agent a");
+	store_trace_cleanup(&tr);
+	store_close(s);
+	/* The watermark passed the trace's log rows: they are gone. */
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM ingest_log"), 0);
+	rmdir_all(dir);
+	free(dir);
+}
+
+/* Blocks the writer just before a commit, so the test can look at a cycle in
+ * progress (direct chunks inserted, not committed). */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int armed, entered, open;
+};
+
+static int gate_fn(void *arg, const char *op)
+{
+	struct gate *g = arg;
+	pthread_mutex_lock(&g->mu);
+	if (g->armed && strcmp(op, "commit") == 0) {
+		g->armed = 0;
+		g->entered = 1;
+		pthread_cond_broadcast(&g->cv);
+		while (!g->open)
+			pthread_cond_wait(&g->cv, &g->mu);
+	}
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
+static int list_one(struct store *s, struct store_trace_summary *one)
+{
+	struct store_trace_filter f = filter("default");
+	struct store_trace_summary *out;
+	size_t n;
+	int more;
+	if (store_list_traces(s, &f, &out, &n, &more) != 0 || n != 1) {
+		if (n != 1)
+			free(out);
+		return -1;
+	}
+	*one = out[0];
+	free(out);
+	return 0;
+}
+
+/* Late spans after a trace was written on arrival merge into its summary,
+ * whether they come without a root (assembler) or with one (direct, merged
+ * with the row in SQL's transaction), and are never counted twice while a
+ * commit is in progress. */
+TEST(late_spans_after_direct_write)
+{
+	char *dir = tmpdir();
+	struct store_config c;
+	struct store *s = NULL;
+	char err[256];
+	struct tb t;
+	uint64_t t0 = tl_now_unix_nano() - 30 * SEC;
+	uint8_t id[16];
+	struct store_trace tr;
+	struct store_trace_summary one;
+	struct gate g;
+
+	pthread_mutex_init(&g.mu, NULL);
+	pthread_cond_init(&g.cv, NULL);
+	g.armed = g.entered = g.open = 0;
+	store_config_defaults(&c);
+	c.data_dir = dir;
+	c.trace_idle_ms = 50;
+	c.fault = gate_fn;
+	c.fault_arg = &g;
+	CHECK_EQ_INT(store_open(&c, &s, err, sizeof err), 0);
+	make_id(id, 60);
+	tb_init(&t, "svc", "default");
+	agent_trace(&t, 60, t0, 2, 1, "gpt-4o", 100, "s-60");
+	CHECK_EQ_INT(append_wait(s, &t), 0);
+	tb_free(&t);
+	CHECK(wait_written(s, 1));
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM ingest_log"), 0);
+	CHECK_EQ_INT(list_one(s, &one), 0);
+	CHECK_EQ_INT(one.span_count, 4);
+
+	/* A late child: pending in the assembler, merged with the row. */
+	tb_init(&t, "svc", "default");
+	struct tl_span *a = tb_span(&t, 60, 9, 1, "chat late", t0 + 6 * SEC, t0 + 8 * SEC);
+	set_chat(&t, a, "claude-x", 5, 5, 50, NULL);
+	CHECK_EQ_INT(append_wait(s, &t), 0);
+	tb_free(&t);
+	CHECK_EQ_INT(list_one(s, &one), 0);
+	CHECK_EQ_INT(one.span_count, 5);
+	CHECK_EQ_INT(one.cost_nusd, 250);
+	CHECK_EQ_INT(one.end_unix_nano, t0 + 8 * SEC);
+	CHECK(wait_written(s, 2));
+	CHECK_EQ_INT(list_one(s, &one), 0);
+	CHECK_EQ_INT(one.span_count, 5);
+	CHECK_EQ_INT(one.n_models, 2);
+	CHECK_EQ_STR(one.name, "invoke_agent planner");
+
+	/* A late segment with a parentless span goes the direct way; hold its
+	 * commit open and look at the trace meanwhile. */
+	pthread_mutex_lock(&g.mu);
+	g.armed = 1;
+	pthread_mutex_unlock(&g.mu);
+	tb_init(&t, "svc2", "default");
+	struct tl_span *r2 = tb_span(&t, 60, 20, 0, "background job", t0 + 20 * SEC, t0 + 21 * SEC);
+	(void)r2;
+	struct waiter w;
+	waiter_init(&w);
+	CHECK_EQ_INT(store_append(s, &t.b, on_done, &w), 0);
+	tb_free(&t);
+	pthread_mutex_lock(&g.mu);
+	while (!g.entered)
+		pthread_cond_wait(&g.cv, &g.mu);
+	pthread_mutex_unlock(&g.mu);
+	CHECK_EQ_INT(list_one(s, &one), 0);
+	CHECK_EQ_INT(one.span_count, 6);
+	CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
+	CHECK_EQ_INT(tr.n_spans, 6);
+	store_trace_cleanup(&tr);
+	pthread_mutex_lock(&g.mu);
+	g.open = 1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	CHECK(waiter_wait(&w, 1));
+	CHECK_EQ_INT(w.ok, 1);
+	CHECK_EQ_INT(list_one(s, &one), 0);
+	CHECK_EQ_INT(one.span_count, 6);
+	CHECK_EQ_INT(one.end_unix_nano, t0 + 21 * SEC);
+	CHECK_EQ_STR(one.name, "invoke_agent planner"); /* the earliest root names the trace */
+	CHECK_EQ_STR(one.session_id, "s-60");
+	CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
+	CHECK_EQ_INT(tr.n_spans, 6);
+	CHECK_EQ_INT(count_span(&tr, 20), 1);
+	CHECK_EQ_INT(count_span(&tr, 9), 1);
+	store_trace_cleanup(&tr);
+	store_close(s);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM trace_chunks"), 3);
+	CHECK_EQ_INT(db_count(dir, "SELECT span_count FROM traces"), 6);
+	CHECK_EQ_INT(db_count(dir, "SELECT cost_nusd FROM traces"), 250);
 	rmdir_all(dir);
 	free(dir);
 }
@@ -946,6 +1243,9 @@ static const struct tl_test_case tests[] = {
 	T(replay_after_crash),
 	T(fault_seam),
 	T(chunk_dictionary),
+	T(direct_write_exactly_once_after_crash),
+	T(root_triggers_flush),
+	T(late_spans_after_direct_write),
 };
 
 TEST_MAIN("store", tests)
