@@ -215,3 +215,8 @@ rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	echo "<!-- figures spans_per_s=$spans_per_s ingest_p99=$ingest_p99 rss_ingest_mib=$(mb "$rss_ingest_kb") hwm_mib=$(mb "${hwm_kb:-0}") bytes_per_span_live=$bps_live bytes_per_span_rest=$bps_rest byid_p99=$byid_p99 list_p99=$list_p99 stats_p99=$stats_p99 spans=$stored -->"
 } >>"$RESULTS"
 echo "bench: appended to $RESULTS"
+
+# Gateway overhead (issue 5): its own section in RESULTS.md.
+if [ "${BENCH_GATEWAY:-1}" = 1 ]; then
+	bash "$(dirname "$0")/gateway.sh" || echo "bench: gateway overhead run failed" >&2
+fi
