@@ -350,9 +350,10 @@ static void reply_ok(struct gstream *s)
 	size_t mlen;
 
 	s->state = ST_DONE;
-	count(s, GS_OK, -1);
-	if (!s->c)
+	if (!s->c) {
+		count(s, GS_OK, -1);
 		return;
+	}
 	tl_buf_init(&s->out, 64 * 1024);
 	tl_buf_append(&s->out, "\0\0\0\0\0", 5);
 	otlp_encode_trace_response_pb(&s->out, s->res.rejected, s->res.rejected || s->res.msg[0] ? s->res.msg : NULL);
@@ -366,6 +367,7 @@ static void reply_ok(struct gstream *s)
 	p[2] = (uint8_t)(mlen >> 16);
 	p[3] = (uint8_t)(mlen >> 8);
 	p[4] = (uint8_t)mlen;
+	count(s, GS_OK, -1);
 	dp.source.ptr = s;
 	dp.read_callback = read_response;
 	nghttp2_submit_response(s->c->ses, s->id, nv, 3, &dp);
