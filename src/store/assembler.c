@@ -271,6 +271,7 @@ void store__asm_init(struct store__asm *a)
 static void pt_free(struct store__ptrace *t)
 {
 	tl_buf_cleanup(&t->data);
+	tl_buf_cleanup(&t->chunks);
 	store__sum_cleanup(&t->sum);
 	free(t);
 }

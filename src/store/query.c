@@ -34,6 +34,30 @@ int store__decode(const void *data, size_t len, struct tl_arena *arena, const st
 	return 0;
 }
 
+/*
+ * Readers combine memory (queued batches, pending traces) with the table. To
+ * see each span once, the read snapshot is pinned while the store mutex is
+ * held, together with the look at memory: a commit that landed after that
+ * instant is not in the snapshot; one that landed before it but whose effect
+ * on memory is not applied yet can only concern chunks whose ids the reader
+ * sees in memory (direct segments, pending traces being written), and those
+ * are checked or skipped by id. Call with s->mu held; COMMIT ends it.
+ */
+static int pin_snapshot(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = TL_ESTORE;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return rc;
+	if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'schema'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		rc = 0;
+	sqlite3_finalize(st);
+	if (rc)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
 /* ---- list ---------------------------------------------------------------------- */
 
 struct pend {
@@ -207,10 +231,21 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 	if (f->q && f->q[0])
 		q = store__lower_dup(f->q);
 
+	db = store__reader_get(s);
+	if (!db) {
+		rc = TL_EIO;
+		goto out;
+	}
 	/* 1. Pending traces of this tenant: accepted batches not yet in the
 	 * assembler, then the assembler's traces (whose summaries already include
 	 * their table row). */
 	pthread_mutex_lock(&s->mu);
+	if (pin_snapshot(db) < 0) {
+		pthread_mutex_unlock(&s->mu);
+		rc = TL_ESTORE;
+		goto out;
+	}
+	in_txn = 1;
 	add_item_segs(&p, &np, &pcap, &dl, &s->as, s->inflight, f->tenant);
 	add_item_segs(&p, &np, &pcap, &dl, &s->as, s->qhead, f->tenant);
 	size_t nqueued = np;
@@ -243,18 +278,8 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 	}
 	pthread_mutex_unlock(&s->mu);
 
-	db = store__reader_get(s);
-	if (!db) {
-		rc = TL_EIO;
-		goto out;
-	}
-	/* One read snapshot for everything below: a direct segment is in the table
-	 * row exactly when its chunk is visible in that snapshot. */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		rc = TL_ESTORE;
-		goto out;
-	}
-	in_txn = 1;
+	/* A direct segment is in the table row exactly when its chunk is visible
+	 * in the snapshot. */
 	if (dl.n) {
 		if (sqlite3_prepare_v2(db, "SELECT 1 FROM trace_chunks WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
 			rc = TL_ESTORE;
@@ -454,10 +479,11 @@ static int decode_into(struct tl_arena *ar, const void *data, size_t len, const 
 int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[16],
 		    const struct tl_price_table *prices, struct store_trace *out)
 {
-	struct tl_buf pend;
+	struct tl_buf pend, ids;
 	struct spanlist l = {NULL, 0, 0};
 	int64_t skip_chunk = -1, *skip = NULL;
 	size_t nskip = 0, skipcap = 0;
+	int in_txn = 0;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
@@ -465,15 +491,27 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 
 	memset(out, 0, sizeof *out);
 	tl_buf_init(&pend, 0);
+	tl_buf_init(&ids, (size_t)1 << 30);
 	out->arena = tl_arena_create(1 << 16, 0);
 	if (!out->arena)
 		return TL_ENOMEM;
+	db = store__reader_get(s);
+	if (!db) {
+		rc = TL_EIO;
+		goto out;
+	}
 
 	/* Pending spans first, under the lock. Everything in memory that may be
 	 * committed as a chunk meanwhile has its chunk id already (a pending trace
 	 * from its creation, a direct segment from its store_append): read from
 	 * memory, and skip those chunks whether they are committed or not. */
 	pthread_mutex_lock(&s->mu);
+	if (pin_snapshot(db) < 0) {
+		pthread_mutex_unlock(&s->mu);
+		rc = TL_ESTORE;
+		goto out;
+	}
+	in_txn = 1;
 	struct store__ptrace *t = store__asm_find(&s->as, tenant, trace_id, h);
 	if (t) {
 		if (tl_buf_append(&pend, t->data.data, t->data.len) < 0)
@@ -503,34 +541,47 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 	}
 	pthread_mutex_unlock(&s->mu);
 
-	db = store__reader_get(s);
-	if (!db) {
-		rc = TL_EIO;
-		goto out;
-	}
-	if (sqlite3_prepare_v2(db, "SELECT id, dict, data FROM trace_chunks WHERE trace_id = ? AND tenant = ? ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	/* The trace's chunk ids are in its row. */
+	if (sqlite3_prepare_v2(db, "SELECT chunks FROM traces WHERE tenant = ? AND trace_id = ?", -1, &st, NULL) !=
+	    SQLITE_OK) {
 		rc = TL_ESTORE;
 		goto out;
 	}
-	sqlite3_bind_blob(st, 1, trace_id, 16, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t cid = sqlite3_column_int64(st, 0);
+	sqlite3_bind_text(st, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, trace_id, 16, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const void *c = sqlite3_column_blob(st, 0);
+		int cl = sqlite3_column_bytes(st, 0);
+		if (c && cl > 0 && tl_buf_append(&ids, c, (size_t)cl) < 0)
+			abort();
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (ids.len &&
+	    sqlite3_prepare_v2(db, "SELECT dict, data FROM trace_chunks WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+		rc = TL_ESTORE;
+		goto out;
+	}
+	for (size_t k = 0; k + 8 <= ids.len; k += 8) {
+		int64_t cid = store__chunk_at((const uint8_t *)ids.data + k);
 		int skipped = cid == skip_chunk;
 		for (size_t i = 0; i < nskip && !skipped; i++)
 			skipped = skip[i] == cid;
 		if (skipped)
 			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, cid);
+		if (sqlite3_step(st) != SQLITE_ROW)
+			continue; /* deleted by retention while late spans were pending */
 		void *raw = NULL;
 		size_t rl = 0;
-		int64_t dict = sqlite3_column_int64(st, 1);
+		int64_t dict = sqlite3_column_int64(st, 0);
 		const ZSTD_DDict *dd = dict ? store__ddict(s, db, dict) : NULL;
 		if (dict && !dd) {
 			rc = TL_ESTORE;
 			goto out;
 		}
-		rc = store__zstd_decompress(dd, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+		rc = store__zstd_decompress(dd, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
 					    (size_t)1 << 32, &raw, &rl);
 		if (rc == 0)
 			rc = decode_into(out->arena, raw, rl, prices, &l);
@@ -569,8 +620,11 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 	store__sum_cleanup(&u);
 out:
 	sqlite3_finalize(st);
+	if (in_txn)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	store__reader_put(s, db);
 	tl_buf_cleanup(&pend);
+	tl_buf_cleanup(&ids);
 	free(skip);
 	free(l.b);
 	if (rc < 0)

@@ -30,7 +30,7 @@
 #define DICT_SAMPLE_BYTES ((size_t)2 << 20)      /* chunk bytes sampled to train the dictionary */
 #define DICT_SAMPLE_MAX ((size_t)16 << 10)       /* bytes sampled from one chunk */
 #define DICT_SAMPLES 1000
-#define DICT_MIN_SAMPLES 100
+#define DICT_MIN_SAMPLES 64
 #define DICT_CAPACITY (32 << 10)
 
 const double store_commit_bounds_ms[16] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
@@ -38,20 +38,19 @@ const double store_commit_bounds_ms[16] = {0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 12
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT OR IGNORE INTO meta VALUES ('schema', 1), ('watermark', 0);"
+	"INSERT OR IGNORE INTO meta VALUES ('schema', 2), ('watermark', 0);"
 	"CREATE TABLE IF NOT EXISTS ingest_log(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS trace_chunks(id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, "
 	" trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, "
 	" span_count INTEGER NOT NULL, dict INTEGER NOT NULL, data BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS zdict(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS trace_chunks_trace ON trace_chunks(trace_id);"
 	"CREATE TABLE IF NOT EXISTS traces(tenant TEXT NOT NULL, trace_id BLOB NOT NULL, "
 	" start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, service TEXT, name TEXT, name_start INTEGER, "
 	" has_root INTEGER, span_count INTEGER, error_count INTEGER, llm_calls INTEGER, tool_calls INTEGER, "
 	" input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, cache_write_tokens INTEGER, "
 	" reasoning_tokens INTEGER, cost_nusd INTEGER, token_calls INTEGER, cost_calls INTEGER, "
 	" price_unknown INTEGER, models TEXT, providers TEXT, session TEXT, run TEXT, agent TEXT, "
-	" anomalies TEXT, search TEXT, UNIQUE(tenant, trace_id));"
+	" anomalies TEXT, search TEXT, chunks BLOB, UNIQUE(tenant, trace_id));"
 	"CREATE INDEX IF NOT EXISTS traces_list ON traces(tenant, start_ns DESC, trace_id DESC);"
 	"CREATE INDEX IF NOT EXISTS traces_end ON traces(end_ns);"
 	"CREATE TABLE IF NOT EXISTS rollup_minute(minute INTEGER NOT NULL, tenant TEXT NOT NULL, "
@@ -138,7 +137,7 @@ sqlite3 *store__reader_get(struct store *s)
 		return db;
 	if (open_conn(s->db_path, 0, &db) < 0)
 		return NULL;
-	exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-8192;");
+	exec(db, "PRAGMA query_only=1; PRAGMA cache_size=-4096;");
 	return db;
 }
 
@@ -155,8 +154,10 @@ void store__reader_put(struct store *s, sqlite3 *db)
 	sqlite3_close(db);
 }
 
-/* Reads the summary row of (tenant, id) on the writer connection. */
-static int load_row(struct store *s, const char *tenant, const uint8_t id[16], struct store__sum *u)
+/* Reads the summary row of (tenant, id) on the writer connection, and into
+ * *chunks (when not NULL) its chunk ids. */
+static int load_row(struct store *s, const char *tenant, const uint8_t id[16], struct store__sum *u,
+		    struct tl_buf *chunks)
 {
 	sqlite3_stmt *st = s->st_getsum;
 	int found = 0;
@@ -165,26 +166,43 @@ static int load_row(struct store *s, const char *tenant, const uint8_t id[16], s
 	sqlite3_bind_blob(st, 2, id, 16, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		store__sum_read(st, 0, u);
+		const void *c = sqlite3_column_blob(st, STORE_SUM_NCOLS);
+		int cl = sqlite3_column_bytes(st, STORE_SUM_NCOLS);
+		if (chunks && c && cl > 0 && tl_buf_append(chunks, c, (size_t)cl) < 0)
+			abort();
 		found = 1;
 	}
 	sqlite3_reset(st);
 	return found;
 }
 
+/* Appends a chunk id to a chunk list (8-byte little-endian ids). */
+static void chunks_add(struct tl_buf *b, int64_t id)
+{
+	uint8_t v[8];
+	for (int i = 0; i < 8; i++)
+		v[i] = (uint8_t)((uint64_t)id >> (8 * i));
+	if (tl_buf_append(b, v, 8) < 0)
+		abort();
+}
+
 /* Adds an item's logged segments to the assembler (direct ones are already in
- * trace_chunks), merging new traces with their table row (late spans). Lookups run before taking the lock; the writer is the
+ * trace_chunks), merging new traces with their table row (late spans).
+ * Lookups run before taking the lock; the writer is the
  * only mutator, so what it sees unlocked stays true until it changes it. */
 static void item_to_asm(struct store *s, struct store__item *it, int lock)
 {
 	struct store__sum *base = calloc(it->n_segs ? it->n_segs : 1, sizeof *base);
+	struct tl_buf *chunks = calloc(it->n_segs ? it->n_segs : 1, sizeof *chunks);
 	char *has = calloc(it->n_segs ? it->n_segs : 1, 1);
 	uint64_t now = tl_mono_nano();
-	if (!base || !has)
+	if (!base || !has || !chunks)
 		abort();
 	for (size_t i = 0; i < it->n_segs; i++) {
 		struct store__seg *sg = &it->segs[i];
+		tl_buf_init(&chunks[i], (size_t)1 << 30);
 		if (!sg->direct && !store__asm_find(&s->as, sg->tenant, sg->trace_id, sg->hash))
-			has[i] = (char)load_row(s, sg->tenant, sg->trace_id, &base[i]);
+			has[i] = (char)load_row(s, sg->tenant, sg->trace_id, &base[i], &chunks[i]);
 	}
 	if (lock)
 		pthread_mutex_lock(&s->mu);
@@ -194,18 +212,24 @@ static void item_to_asm(struct store *s, struct store__item *it, int lock)
 		struct store__ptrace *t = store__asm_add(&s->as, &it->segs[i], it->raw, it->log_id, now,
 							 s->cfg.trace_max_spans, has[i] ? &base[i] : NULL);
 		/* Known from the start, so readers can always tell whether it is committed. */
-		if (!t->chunk_id)
+		if (!t->chunk_id) {
 			t->chunk_id = (int64_t)s->next_chunk_id++;
+			t->chunks = chunks[i]; /* the row's chunks: the new one is added when written */
+			tl_buf_init(&chunks[i], 0);
+		}
 	}
 	if (lock) {
 		/* In the same critical section, so no query sees these spans twice. */
 		s->inflight = it->next;
 		pthread_mutex_unlock(&s->mu);
 	}
-	for (size_t i = 0; i < it->n_segs; i++)
+	for (size_t i = 0; i < it->n_segs; i++) {
 		if (has[i])
 			store__sum_cleanup(&base[i]);
+		tl_buf_cleanup(&chunks[i]);
+	}
 	free(base);
+	free(chunks);
 	free(has);
 }
 
@@ -391,8 +415,17 @@ static int write_chunks(struct store *s, struct store__ptrace **sel, size_t n)
 		sqlite3_bind_blob(st, 8, z, (int)zl, free);
 		if ((rc = step_done(st)) < 0)
 			return rc;
+		/* t->chunks is the writer's (readers never look at it). */
+		chunks_add(&t->chunks, t->chunk_id);
 		sqlite3_reset(s->st_sum);
-		if ((rc = store__sum_bind(s->st_sum, 1, &t->sum)) < 0 || (rc = step_done(s->st_sum)) < 0)
+		rc = store__sum_bind(s->st_sum, 1, &t->sum);
+		if (rc == 0)
+			rc = sqlite3_bind_blob(s->st_sum, STORE_SUM_NCOLS + 1, t->chunks.data, (int)t->chunks.len,
+					       SQLITE_STATIC) == SQLITE_OK ? 0 : TL_ESTORE;
+		if (rc == 0)
+			rc = step_done(s->st_sum);
+		t->chunks.len -= 8; /* written again in full if this commit fails */
+		if (rc < 0)
 			return rc;
 	}
 	return 0;
@@ -421,20 +454,34 @@ static int write_direct(struct store *s, struct store__item *items, size_t *ntra
 			if ((rc = step_done(st)) < 0)
 				return rc;
 			/* Usually a new trace: insert, and merge only on conflict. */
+			uint8_t one[8];
+			for (int k = 0; k < 8; k++)
+				one[k] = (uint8_t)((uint64_t)sg->chunk_id >> (8 * k));
 			sqlite3_reset(s->st_sumnew);
-			if ((rc = store__sum_bind(s->st_sumnew, 1, &sg->sum)) < 0 || (rc = step_done(s->st_sumnew)) < 0)
-				return rc;
+			if ((rc = store__sum_bind(s->st_sumnew, 1, &sg->sum)) < 0 ||
+			    sqlite3_bind_blob(s->st_sumnew, STORE_SUM_NCOLS + 1, one, 8, SQLITE_STATIC) != SQLITE_OK ||
+			    (rc = step_done(s->st_sumnew)) < 0)
+				return rc < 0 ? rc : TL_ESTORE;
 			if (sqlite3_changes(s->db) == 0) {
 				struct store__sum u;
+				struct tl_buf chunks;
 				store__sum_init(&u);
-				if (!load_row(s, sg->tenant, sg->trace_id, &u))
+				tl_buf_init(&chunks, (size_t)1 << 30);
+				if (!load_row(s, sg->tenant, sg->trace_id, &u, &chunks)) {
+					tl_buf_cleanup(&chunks);
 					return TL_ESTORE;
+				}
 				store__sum_merge(&u, &sg->sum);
+				chunks_add(&chunks, sg->chunk_id);
 				sqlite3_reset(s->st_sum);
 				rc = store__sum_bind(s->st_sum, 1, &u);
+				if (rc == 0 && sqlite3_bind_blob(s->st_sum, STORE_SUM_NCOLS + 1, chunks.data, (int)chunks.len,
+								 SQLITE_STATIC) != SQLITE_OK)
+					rc = TL_ESTORE;
 				if (rc == 0)
 					rc = step_done(s->st_sum);
 				store__sum_cleanup(&u);
+				tl_buf_cleanup(&chunks);
 				if (rc < 0)
 					return rc;
 			}
@@ -643,7 +690,7 @@ static int delete_batch(struct store *s, const char *sel_sql, int64_t arg, int b
 	int n = 0, rc = 0;
 
 	if (sqlite3_prepare_v2(s->db, sel_sql, -1, &q, NULL) ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM trace_chunks WHERE trace_id = ? AND tenant = ?", -1, &dc, NULL) ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM trace_chunks WHERE id = ?", -1, &dc, NULL) ||
 	    sqlite3_prepare_v2(s->db, "DELETE FROM traces WHERE rowid = ?", -1, &dt, NULL)) {
 		rc = TL_ESTORE;
 		goto out;
@@ -653,18 +700,18 @@ static int delete_batch(struct store *s, const char *sel_sql, int64_t arg, int b
 	/* Collect first: deleting under a running SELECT of the same table is undefined. */
 	struct victim {
 		int64_t rowid;
-		char tenant[STORE_TENANT_MAX];
-		uint8_t id[16];
+		struct tl_buf chunks;
 	} *v = calloc(RETENTION_BATCH, sizeof *v);
 	int nv = 0;
 	if (!v)
 		abort();
 	while (nv < RETENTION_BATCH && sqlite3_step(q) == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(q, 1);
+		const void *c = sqlite3_column_blob(q, 1);
+		int cl = sqlite3_column_bytes(q, 1);
 		v[nv].rowid = sqlite3_column_int64(q, 0);
-		snprintf(v[nv].tenant, sizeof v[nv].tenant, "%s", t ? (const char *)t : "");
-		if (sqlite3_column_bytes(q, 2) == 16)
-			memcpy(v[nv].id, sqlite3_column_blob(q, 2), 16);
+		tl_buf_init(&v[nv].chunks, (size_t)1 << 30);
+		if (c && cl > 0 && tl_buf_append(&v[nv].chunks, c, (size_t)cl) < 0)
+			abort();
 		nv++;
 	}
 	sqlite3_reset(q);
@@ -672,22 +719,26 @@ static int delete_batch(struct store *s, const char *sel_sql, int64_t arg, int b
 		free(v);
 		goto out;
 	}
-	if (exec(s->db, "BEGIN") < 0) {
-		free(v);
+	if (exec(s->db, "BEGIN") < 0)
 		rc = TL_EIO;
-		goto out;
-	}
-	for (int i = 0; i < nv; i++) {
-		sqlite3_bind_blob(dc, 1, v[i].id, 16, SQLITE_STATIC);
-		sqlite3_bind_text(dc, 2, v[i].tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(dt, 1, v[i].rowid);
-		if (step_done(dc) < 0 || step_done(dt) < 0) {
-			rc = TL_ESTORE;
-			break;
+	for (int i = 0; i < nv && rc == 0; i++) {
+		const uint8_t *c = (const uint8_t *)v[i].chunks.data;
+		for (size_t k = 0; k + 8 <= v[i].chunks.len && rc == 0; k += 8) {
+			sqlite3_bind_int64(dc, 1, store__chunk_at(c + k));
+			if (step_done(dc) < 0)
+				rc = TL_ESTORE;
 		}
-		n++;
+		sqlite3_bind_int64(dt, 1, v[i].rowid);
+		if (rc == 0 && step_done(dt) < 0)
+			rc = TL_ESTORE;
+		if (rc == 0)
+			n++;
 	}
+	for (int i = 0; i < nv; i++)
+		tl_buf_cleanup(&v[i].chunks);
 	free(v);
+	if (rc == TL_EIO)
+		goto out;
 	if (rc < 0)
 		exec(s->db, "ROLLBACK");
 	else
@@ -710,7 +761,7 @@ static int retention(struct store *s, int full)
 		uint64_t now = tl_now_unix_nano();
 		int64_t cutoff = now > s->cfg.retention_ns ? (int64_t)(now - s->cfg.retention_ns) : 0;
 		snprintf(sql, sizeof sql,
-			 "SELECT rowid, tenant, trace_id FROM traces WHERE end_ns < ? ORDER BY end_ns LIMIT %d",
+			 "SELECT rowid, chunks FROM traces WHERE end_ns < ? ORDER BY end_ns LIMIT %d",
 			 RETENTION_BATCH);
 		while ((n = delete_batch(s, sql, cutoff, 1)) > 0) {
 			deleted += (uint64_t)n;
@@ -726,7 +777,7 @@ static int retention(struct store *s, int full)
 			rc = TL_ESTORE;
 	}
 	if (s->cfg.max_size_bytes && rc == 0) {
-		snprintf(sql, sizeof sql, "SELECT rowid, tenant, trace_id FROM traces ORDER BY end_ns LIMIT %d",
+		snprintf(sql, sizeof sql, "SELECT rowid, chunks FROM traces ORDER BY end_ns LIMIT %d",
 			 RETENTION_BATCH / 5);
 		batches = 0;
 		while (db_used_bytes(s->db) > s->cfg.max_size_bytes) {
@@ -936,14 +987,14 @@ static int prepare_all(struct store *s)
 {
 	struct tl_buf up, ins;
 	int rc = 0;
-	const char *cols = STORE_SUM_COLS;
+	const char *cols = STORE_SUM_COLS ", chunks";
 
 	/* The summary upsert overwrites every column with the merged summary;
 	 * the insert of a direct trace does nothing if the row exists. */
 	tl_buf_init(&up, 8192);
 	tl_buf_init(&ins, 8192);
 	tl_buf_printf(&up, "INSERT INTO traces(%s) VALUES (", cols);
-	for (int i = 0; i < STORE_SUM_NCOLS; i++)
+	for (int i = 0; i < STORE_SUM_NCOLS + 1; i++)
 		tl_buf_puts(&up, i ? ",?" : "?");
 	tl_buf_puts(&up, ")");
 	tl_buf_printf(&ins, "%s ON CONFLICT(tenant, trace_id) DO NOTHING", up.data);
@@ -979,6 +1030,72 @@ static int prepare_all(struct store *s)
 		rc = TL_ESTORE;
 	tl_buf_cleanup(&up);
 	tl_buf_cleanup(&ins);
+	return rc;
+}
+
+/*
+ * Schema 1 found a trace's chunks through an index on trace_chunks(trace_id):
+ * one random B-tree page per chunk written, about a quarter of the pages of a
+ * commit. Schema 2 keeps the chunk ids in the trace's row instead. Upgrading
+ * fills traces.chunks from that index and drops it, in one transaction.
+ */
+static int migrate_1_2(struct store *s)
+{
+	sqlite3_stmt *q = NULL, *up = NULL;
+	struct tl_buf ids;
+	char tenant[STORE_TENANT_MAX] = "";
+	uint8_t tid[16] = {0};
+	int rc = 0, have = 0, r;
+
+	tl_buf_init(&ids, (size_t)1 << 30);
+	if (exec(s->db, "BEGIN") < 0)
+		return TL_ESTORE;
+	if (exec(s->db, "ALTER TABLE traces ADD COLUMN chunks BLOB") < 0 ||
+	    sqlite3_prepare_v2(s->db, "SELECT tenant, trace_id, id FROM trace_chunks ORDER BY tenant, trace_id, id", -1,
+			       &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "UPDATE traces SET chunks = ? WHERE tenant = ? AND trace_id = ?", -1, &up,
+			       NULL) != SQLITE_OK) {
+		rc = TL_ESTORE;
+		goto out;
+	}
+	for (;;) {
+		r = sqlite3_step(q);
+		const char *t = r == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+		const void *id = r == SQLITE_ROW ? sqlite3_column_blob(q, 1) : NULL;
+		int same = t && id && sqlite3_column_bytes(q, 1) == 16 && have && strcmp(t, tenant) == 0 &&
+			   memcmp(id, tid, 16) == 0;
+		if (have && !same) {
+			sqlite3_bind_blob(up, 1, ids.data, (int)ids.len, SQLITE_STATIC);
+			sqlite3_bind_text(up, 2, tenant, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(up, 3, tid, 16, SQLITE_STATIC);
+			if ((rc = step_done(up)) < 0)
+				goto out;
+			ids.len = 0;
+			have = 0;
+		}
+		if (r != SQLITE_ROW)
+			break;
+		if (!have && t && id && sqlite3_column_bytes(q, 1) == 16) {
+			snprintf(tenant, sizeof tenant, "%s", t);
+			memcpy(tid, id, 16);
+			have = 1;
+		}
+		if (have)
+			chunks_add(&ids, sqlite3_column_int64(q, 2));
+	}
+	if (r != SQLITE_DONE || exec(s->db, "DROP INDEX IF EXISTS trace_chunks_trace") < 0 ||
+	    exec(s->db, "UPDATE meta SET v = 2 WHERE k = 'schema'") < 0)
+		rc = TL_ESTORE;
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(up);
+	tl_buf_cleanup(&ids);
+	if (rc == 0 && exec(s->db, "COMMIT") < 0)
+		rc = TL_ESTORE;
+	if (rc < 0)
+		exec(s->db, "ROLLBACK");
+	else
+		tl_log(TL_LOG_INFO, "store: upgraded %s to schema 2", s->db_path);
 	return rc;
 }
 
@@ -1074,7 +1191,12 @@ int store_open(const struct store_config *cfg, struct store **out, char *err, si
 		rc = TL_ESTORE;
 		goto out;
 	}
-	if (meta_get(s->db, "SELECT v FROM meta WHERE k = 'schema'") != 1) {
+	if (meta_get(s->db, "SELECT v FROM meta WHERE k = 'schema'") == 1 && migrate_1_2(s) < 0) {
+		errf(err, errlen, "%s: cannot upgrade the schema: %s", s->db_path, sqlite3_errmsg(s->db));
+		rc = TL_ESTORE;
+		goto out;
+	}
+	if (meta_get(s->db, "SELECT v FROM meta WHERE k = 'schema'") != 2) {
 		errf(err, errlen, "%s: unknown schema version%s", s->db_path, "");
 		rc = TL_ESTORE;
 		goto out;

@@ -29,7 +29,8 @@ struct store_config {
 	uint32_t trace_max_spans;     /* ... or when it has this many pending spans (default 1000) */
 	uint32_t root_grace_ms;       /* ... or this long after its root span arrived and it went quiet
 				       * (default 100; 0 = at the next commit) */
-	size_t pending_max_bytes;     /* memory ceiling of pending traces before forced flush */
+	size_t pending_max_bytes;     /* memory ceiling of pending traces before forced flush (default 32 MB;
+				       * the queue of accepted batches is bounded by twice this) */
 	store_fault_fn fault;
 	void *fault_arg;
 };

@@ -17,7 +17,7 @@
 #define STORE_SEARCH_MAX 4096     /* bytes of LLM text kept per trace for q */
 #define STORE_MAX_PROVIDERS 4
 #define STORE_TENANT_MAX 64
-#define STORE_CHUNK_LEVEL 3       /* zstd level of trace chunks (see docs/design/store.md) */
+#define STORE_CHUNK_LEVEL 1       /* zstd level of trace chunks (see docs/design/store.md) */
 
 /* A trace summary under construction: the public summary plus what is needed
  * to merge two partial summaries of the same trace. */
@@ -61,6 +61,16 @@ void store__sum_read(sqlite3_stmt *st, int first, struct store__sum *u);
 	"cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, token_calls, " \
 	"cost_calls, price_unknown, models, providers, session, run, agent, anomalies, search"
 #define STORE_SUM_NCOLS 28
+
+/* traces.chunks: the ids of the trace's trace_chunks rows, 8 bytes each,
+ * little-endian (there is no index on trace_chunks.trace_id). */
+static inline int64_t store__chunk_at(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return (int64_t)v;
+}
 
 /* ---- rollups ------------------------------------------------------------ */
 
@@ -175,6 +185,7 @@ struct store__ptrace {
 	uint8_t trace_id[16];
 	uint64_t hash;
 	struct tl_buf data;           /* concatenated TracesData of the pending spans */
+	struct tl_buf chunks;         /* writer only: chunk ids already in the table row */
 	uint32_t n_spans;
 	uint64_t start, end;
 	struct store__sum sum;        /* merged with the table row, if any */

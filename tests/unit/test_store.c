@@ -1234,6 +1234,79 @@ TEST(late_spans_after_direct_write)
 	free(dir);
 }
 
+static int db_exec(const char *dir, const char *sql)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+	int rc;
+	snprintf(path, sizeof path, "%s/tracelamp.db", dir);
+	rc = sqlite3_open(path, &db) == SQLITE_OK && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	sqlite3_close(db);
+	return rc;
+}
+
+/* A schema-1 database (chunks found through an index on trace_id) is upgraded
+ * on open: chunk ids move into the trace rows and the index goes. */
+TEST(schema_upgrade_from_1)
+{
+	char *dir = tmpdir();
+	struct store *s = open_store(dir, 20);
+	struct tb t;
+	uint64_t t0 = tl_now_unix_nano() - 100 * SEC;
+	uint8_t id[16];
+	struct store_trace tr;
+
+	CHECK(s != NULL);
+	for (unsigned i = 0; i < 5; i++) {
+		tb_init(&t, "svc", i == 4 ? "acme" : "default");
+		agent_trace(&t, 700 + i, t0 + i * SEC, 2, 1, "gpt-4o", 3, NULL);
+		CHECK_EQ_INT(append_wait(s, &t), 0);
+		tb_free(&t);
+	}
+	/* A late span: trace 700 gets a second chunk. */
+	tb_init(&t, "svc", "default");
+	struct tl_span *a = tb_span(&t, 700, 9, 1, "chat late", t0 + 7 * SEC, t0 + 8 * SEC);
+	set_chat(&t, a, "gpt-4o", 1, 1, 3, NULL);
+	CHECK_EQ_INT(append_wait(s, &t), 0);
+	tb_free(&t);
+	store_close(s);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM trace_chunks"), 6);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'trace_chunks_trace'"), 0);
+	/* Turn it into what schema 1 looked like. */
+	CHECK_EQ_INT(db_exec(dir, "CREATE INDEX trace_chunks_trace ON trace_chunks(trace_id);"
+				  "ALTER TABLE traces DROP COLUMN chunks; UPDATE meta SET v = 1 WHERE k = 'schema';"),
+		     0);
+
+	s = open_store(dir, 20);
+	CHECK(s != NULL);
+	CHECK_EQ_INT(db_count(dir, "SELECT v FROM meta WHERE k = 'schema'"), 2);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM sqlite_master WHERE name = 'trace_chunks_trace'"), 0);
+	CHECK_EQ_INT(db_count(dir, "SELECT sum(length(chunks)) FROM traces"), 6 * 8);
+	make_id(id, 700);
+	CHECK_EQ_INT(store_get_trace(s, "default", id, NULL, &tr), 0);
+	CHECK_EQ_INT(tr.n_spans, 5);
+	CHECK_EQ_INT(count_span(&tr, 9), 1);
+	store_trace_cleanup(&tr);
+	make_id(id, 704);
+	CHECK_EQ_INT(store_get_trace(s, "acme", id, NULL, &tr), 0);
+	CHECK_EQ_INT(tr.n_spans, 4);
+	store_trace_cleanup(&tr);
+	/* Retention finds the chunks through the rows too. */
+	store_close(s);
+	struct store_config c;
+	char err[256];
+	store_config_defaults(&c);
+	c.data_dir = dir;
+	c.max_size_bytes = 1;
+	CHECK_EQ_INT(store_open(&c, &s, err, sizeof err), 0);
+	CHECK_EQ_INT(store_run_retention(s), 0);
+	store_close(s);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM trace_chunks"), 0);
+	CHECK_EQ_INT(db_count(dir, "SELECT count(*) FROM traces"), 0);
+	rmdir_all(dir);
+	free(dir);
+}
+
 static const struct tl_test_case tests[] = {
 	T(append_done_and_get),
 	T(pending_then_flush_and_late_spans),
@@ -1246,6 +1319,7 @@ static const struct tl_test_case tests[] = {
 	T(direct_write_exactly_once_after_crash),
 	T(root_triggers_flush),
 	T(late_spans_after_direct_write),
+	T(schema_upgrade_from_1),
 };
 
 TEST_MAIN("store", tests)
