@@ -40,7 +40,7 @@ const struct config_key config_keys[] = {
      "Delete traces older than this (0 keeps everything)."},
     {"store.max_size", CONFIG_T_SIZE, "10GiB", F(max_size_bytes), NULL,
      "Delete the oldest traces when the database grows past this (0 = no limit)."},
-    {"store.commit_interval", CONFIG_T_DURATION, "2ms", F(commit_interval_ns), NULL,
+    {"store.commit_interval", CONFIG_T_DURATION, "1ms", F(commit_interval_ns), NULL,
      "Group-commit window: accepted batches are committed together at most this often."},
     {"store.trace_idle", CONFIG_T_DURATION, "3s", F(trace_idle_ns), NULL,
      "A trace is assembled and written once it has been quiet this long."},

@@ -67,7 +67,7 @@ int pb_put_bytes(struct tl_buf *b, uint32_t field, const void *p, size_t n); /* 
 int pb_put_bytes_always(struct tl_buf *b, uint32_t field, const void *p, size_t n);
 
 /*
- * Nested messages: pb_begin reserves room for the length (5 bytes max) and returns
+ * Nested messages: pb_begin reserves room for the length and returns
  * a mark; pb_end writes the length and moves the payload down if the varint is
  * shorter than the reserve. Marks nest naturally.
  */

@@ -26,7 +26,7 @@ TEST(defaults_parse_and_match_contract)
 	CHECK_EQ_STR(c.data_dir, "./tracelamp-data");
 	CHECK_EQ_INT(c.retention_ns, 72ull * 3600 * 1000000000ull);
 	CHECK_EQ_INT(c.max_size_bytes, 10ull << 30);
-	CHECK_EQ_INT(c.commit_interval_ns, 2000000);
+	CHECK_EQ_INT(c.commit_interval_ns, 1000000);
 	CHECK_EQ_INT(c.trace_idle_ns, 3000000000ull);
 	CHECK_EQ_STR(c.pricing_file, "");
 	CHECK_EQ_INT(c.log_level, TL_LOG_INFO);
