@@ -73,7 +73,7 @@ function messageView(m) {
 }
 
 function transcriptView(span) {
-	const { messages, sources } = extractTranscript(span.attributes, span.events);
+	const { messages, sources } = extractTranscript(span.attributes, span.events, span.logs);
 	if (!messages.length) {
 		if (!span.genai || !['chat', 'text_completion', 'generate_content'].includes(span.genai.operation)) return null;
 		return h('section', { class: 'sect transcript' }, h('h3', null, 'Transcript'),
@@ -133,6 +133,19 @@ function eventsView(span, t0) {
 		Object.keys(e.attributes || {}).length ? kvTable(e.attributes) : null)));
 }
 
+// The span's OTLP log records (GET /api/v1/traces/{id} puts them in span.logs).
+function logsView(span, t0) {
+	const ls = span.logs || [];
+	if (!ls.length) return h('p', { class: 'muted' }, 'none');
+	const bodyText = (b) => (b == null ? null : typeof b === 'string' ? b : JSON.stringify(b, null, 2));
+	return h('ol', { class: 'events' }, ls.map((l) => h('li', { class: l.severity_number >= 17 ? 'err' : null },
+		h('div', null, h('b', null, l.event_name || l.severity_text || 'log'),
+			l.severity_text ? h('span', { class: 'muted' }, ` ${l.severity_text}`) : null,
+			h('span', { class: 'muted' }, ` +${fmtDur(nsDiff(l.time_unix_nano, t0))}`)),
+		bodyText(l.body) != null ? longText(bodyText(l.body), TEXT_LIMIT, typeof l.body === 'string' ? 'text' : 'json') : null,
+		Object.keys(l.attributes || {}).length ? kvTable(l.attributes) : null)));
+}
+
 function linksView(span) {
 	const ls = span.links || [];
 	if (!ls.length) return h('p', { class: 'muted' }, 'none');
@@ -157,8 +170,7 @@ function detailView(span, t0) {
 		h('section', { class: 'sect' }, h('h3', null, `Attributes (${Object.keys(attrs).length})`), kvTable(attrs, 'Span attributes', isContentAttr)),
 		h('section', { class: 'sect' }, h('h3', null, `Events (${(span.events || []).length})`), eventsView(span, t0)),
 		h('section', { class: 'sect' }, h('h3', null, `Links (${(span.links || []).length})`), linksView(span)),
-		h('section', { class: 'sect' }, h('h3', null, 'Logs'),
-			h('p', { class: 'muted' }, 'Log records are not part of the query API v1; GenAI events recorded on the span are listed under Events.')),
+		h('section', { class: 'sect' }, h('h3', null, `Logs (${(span.logs || []).length})`), logsView(span, t0)),
 		h('details', { class: 'sect' }, h('summary', null, h('h3', null, 'Resource and scope')),
 			kvTable(span.resource || {}, 'Resource attributes'),
 			h('p', null, `scope: ${(span.scope && span.scope.name) || '–'} ${(span.scope && span.scope.version) || ''}`)));

@@ -9,7 +9,10 @@
 //   llm.input_messages.N.message.* / llm.output_messages.N.message.* (OpenInference);
 //   gen_ai.prompt / gen_ai.completion JSON strings, on the span or on the span events
 //     gen_ai.content.prompt / gen_ai.content.completion;
-//   the per-message span events gen_ai.{system,user,assistant,tool}.message, gen_ai.choice;
+//   the per-message span events gen_ai.{system,user,assistant,tool}.message, gen_ai.choice,
+//     and the same events sent as OTLP log records (span.logs; the content is in the body);
+//   gen_ai.client.inference.operation.details log records (their message attributes, used
+//     when the span has none);
 //   tool spans: gen_ai.tool.call.arguments / gen_ai.tool.call.result;
 //   input.value / output.value and traceloop.entity.input / output as a last resort.
 
@@ -132,9 +135,29 @@ function eventAttrs(events, name) {
 	return e ? e.attributes || {} : null;
 }
 
+// Log records of the span (GET /api/v1/traces/{id} span.logs) as span events: the
+// deprecated per-message events carry their fields in the body.
+function logsAsEvents(logs) {
+	const out = [];
+	for (const l of logs || []) {
+		if (!l || !l.event_name) continue;
+		const b = l.body;
+		const fromBody = b && typeof b === 'object' && !Array.isArray(b) ? b : b != null ? { content: b } : {};
+		out.push({ name: l.event_name, attributes: { ...(l.attributes || {}), ...fromBody } });
+	}
+	return out;
+}
+
 // -> {messages: [...], sources: [attribute names used]}
-export function extractTranscript(attrs, events) {
+// logs: the span's log records (optional).
+export function extractTranscript(attrs, events, logs) {
 	attrs = attrs || {};
+	if (logs && logs.length) {
+		events = [...(events || []), ...logsAsEvents(logs)];
+		// The span's own attributes win over those of the operation-details event.
+		const det = logs.find((l) => l && l.event_name === 'gen_ai.client.inference.operation.details');
+		if (det && det.attributes) attrs = { ...det.attributes, ...attrs };
+	}
 	const sources = [];
 	const messages = [];
 	const take = (key, list, source) => {

@@ -17,7 +17,7 @@
 
 const struct config_key config_keys[] = {
     {"server.otlp_http_addr", CONFIG_T_ADDR, "127.0.0.1:4318", F(otlp_http_addr), "TRACELAMP_OTLP_HTTP_ADDR",
-     "Address of the OTLP/HTTP receiver (POST /v1/traces). Port 0 picks a free port."},
+     "Address of the OTLP/HTTP receiver (POST /v1/traces, /v1/metrics, /v1/logs). Port 0 picks a free port."},
     {"server.otlp_grpc_addr", CONFIG_T_ADDR, "127.0.0.1:4317", F(otlp_grpc_addr), "TRACELAMP_OTLP_GRPC_ADDR",
      "Address of the OTLP/gRPC receiver (h2c: HTTP/2 without TLS). Port 0 picks a free port."},
     {"server.http_addr", CONFIG_T_ADDR, "127.0.0.1:7070", F(http_addr), "TRACELAMP_HTTP_ADDR",
@@ -49,6 +49,12 @@ const struct config_key config_keys[] = {
     {"log.level", CONFIG_T_LEVEL, "info", F(log_level), NULL, "Log level: debug, info, warn or error."},
     {"metrics.max_models", CONFIG_T_U32, "50", F(metrics_max_models), NULL,
      "Distinct model label values in /metrics before rare ones fold into \"other\"."},
+    {"metrics.namespace", CONFIG_T_STR, "", F(metrics_namespace), NULL,
+     "Prefix of OTLP metrics re-exposed on /metrics (\"llm\" makes llm_prompt_tokens_total; empty = none)."},
+    {"metrics.series_ttl", CONFIG_T_DURATION, "5m", F(metrics_series_ttl_ns), NULL,
+     "Re-exposed OTLP series not updated for this long are dropped (0 = never)."},
+    {"metrics.series_limit", CONFIG_T_U32, "10000", F(metrics_series_limit), NULL,
+     "Most re-exposed OTLP series kept; points of new series past it are dropped and counted."},
     /* The gateway's lists (keys, routes, redact, observability) are read from
      * the same file by config_load_gateway; these are its scalars. */
     {"gateway.addr", CONFIG_T_ADDR, "127.0.0.1:8080", F(gateway_addr), NULL,

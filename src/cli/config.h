@@ -60,6 +60,9 @@ struct tl_config {
 	int log_level; /* enum tl_log_level */
 	/* metrics */
 	uint32_t metrics_max_models;
+	char metrics_namespace[CONFIG_STR_MAX];
+	uint64_t metrics_series_ttl_ns;
+	uint32_t metrics_series_limit;
 	/* gateway (its lists are read by config_load_gateway) */
 	char gateway_addr[CONFIG_STR_MAX];
 	int gateway_capture_content;

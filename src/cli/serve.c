@@ -137,7 +137,7 @@ static void on_ready(void *arg)
 {
 	struct daemon *d = arg;
 	const char *o = server_otlp_bound(d->server), *h = server_http_bound(d->server);
-	fprintf(stderr, "tracelamp: OTLP/HTTP on http://%s/v1/traces, API on http://%s/api/v1, metrics on http://%s/metrics\n",
+	fprintf(stderr, "tracelamp: OTLP/HTTP on http://%s/v1/{traces,metrics,logs}, API on http://%s/api/v1, metrics on http://%s/metrics\n",
 		o, h, h);
 	fprintf(stderr, "tracelamp: OTLP/gRPC on %s (h2c)\n", server_grpc_bound(d->server));
 	fprintf(stderr, "tracelamp: data in %s\n", d->cfg.data_dir);
@@ -212,6 +212,9 @@ int cli_serve(int argc, char **argv)
 		fprintf(stderr, "tracelamp: cannot create metrics\n");
 		goto out;
 	}
+	metrics_set_namespace(d.metrics, d.cfg.metrics_namespace);
+	metrics_set_series_ttl(d.metrics, d.cfg.metrics_series_ttl_ns);
+	metrics_set_series_limit(d.metrics, d.cfg.metrics_series_limit);
 	pc.store = d.store;
 	pc.metrics = d.metrics;
 	pc.memory_budget = d.cfg.memory_budget;
@@ -231,6 +234,8 @@ int cli_serve(int argc, char **argv)
 						    (size_t)d.cfg.grpc_max_message_bytes, 0, 0};
 		if (receiver_grpc_create(&gcfg, &d.grpc))
 			goto out;
+		receiver_grpc_set_handler(d.grpc, RECEIVER_SIG_METRICS, receiver_export_metrics, d.receiver);
+		receiver_grpc_set_handler(d.grpc, RECEIVER_SIG_LOGS, receiver_export_logs, d.receiver);
 	}
 
 	d.api.store = d.store;

@@ -417,4 +417,24 @@ void model_usage_state_destroy(struct model_usage_state *st);
 int model_usage_from_metrics(const struct tl_metrics_batch *b, struct model_usage_state *st, struct tl_arena *arena,
 			     struct tl_usage_fact **out, size_t *n);
 
+/* ---- coding-agent telemetry (agents.c) --------------------------------------- */
+
+/*
+ * Turns the log events of coding agents (Claude Code claude_code.*, Gemini CLI
+ * gemini_cli.*, Codex CLI codex.*; docs/integrations/) into synthetic spans that
+ * the normal pipeline normalises, prices and stores: user prompts become
+ * `invoke_agent <tool>` roots, model requests `chat <model>` CLIENT spans with
+ * gen_ai.* usage (input includes cache) and the tool's own cost in
+ * gen_ai.usage.cost, tool results and decisions `execute_tool <tool>` spans.
+ * Trace id = SHA-256(tool, session, prompt) (per session and minute without a
+ * prompt id), root span id = SHA-256(trace id), other span ids = SHA-256(trace
+ * id, event, event.sequence or time), so events arriving in any batch and
+ * events sent twice get the same ids. Claude Code records that carry a trace
+ * id are skipped: its beta tracing sends those calls as real spans.
+ * Records of other kinds are ignored. out is overwritten; its arrays and new
+ * strings come from arena, other strings, resources and attribute values
+ * borrow from logs (both must outlive out). Returns 0 or TL_ENOMEM. Pure.
+ */
+int model_agent_spans_from_logs(const struct tl_logs_batch *logs, struct tl_arena *arena, struct tl_batch *out);
+
 #endif

@@ -116,6 +116,20 @@ int pipeline_submit(struct pipeline *p, struct pipeline_ticket *t, const struct 
 	return 0;
 }
 
+int pipeline_submit_signal(struct pipeline *p, struct pipeline_ticket *t, const struct store_signal *sig,
+			   store_done_fn done, void *arg)
+{
+	int rc;
+	t->done = done;
+	t->done_arg = arg;
+	rc = store_append_signal(p->store, sig, on_store_done, t);
+	if (rc)
+		return rc;
+	if (p->metrics && sig->spans && sig->spans->n_spans)
+		metrics_observe_batch(p->metrics, sig->spans);
+	return 0;
+}
+
 void pipeline_end(struct pipeline *p, struct pipeline_ticket *t)
 {
 	if (!t->open)

@@ -64,6 +64,14 @@ int pipeline_charge(struct pipeline *p, struct pipeline_ticket *t, uint64_t n);
 int pipeline_submit(struct pipeline *p, struct pipeline_ticket *t, const struct tl_batch *b, store_done_fn done,
 		    void *arg);
 
+/*
+ * Like pipeline_submit for what a logs or metrics request stores
+ * (store_append_signal): the same ticket, charge and done rules; the LLM
+ * metrics of sig->spans, if any, are observed after the append.
+ */
+int pipeline_submit_signal(struct pipeline *p, struct pipeline_ticket *t, const struct store_signal *sig,
+			   store_done_fn done, void *arg);
+
 /* Ends an open ticket (after the reply was sent): releases any remaining charge
  * and the in-flight count. Accepts a closed ticket (no-op). */
 void pipeline_end(struct pipeline *p, struct pipeline_ticket *t);

@@ -1,7 +1,7 @@
 /*
  * query.c - routing and handlers of the query API v1 (../shared/reference/api.md):
- * GET /api/v1/traces, /api/v1/traces/{id}, /api/v1/stats and /api/v1/integrity
- * (trace integrity, src/integrity). Each handler checks
+ * GET /api/v1/traces, /api/v1/traces/{id}, /api/v1/stats, /api/v1/logs and
+ * /api/v1/integrity (trace integrity, src/integrity). Each handler checks
  * its parameters strictly (unknown or malformed ones are a 400 naming the
  * parameter), maps them to a store filter, and renders the store's answer.
  * Stateless: safe to call from several threads at once.
@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define QUERY_MAX_BODY ((size_t)256 << 20)   /* ceiling of one response body */
 #define NS_PER_MS 1000000ull
@@ -27,7 +28,7 @@
 #define DEFAULT_INTEGRITY_TRACES 100000
 #define MAX_INTEGRITY_TRACES 1000000
 
-enum endpoint { EP_LIST, EP_TRACE, EP_STATS, EP_INTEGRITY };
+enum endpoint { EP_LIST, EP_TRACE, EP_STATS, EP_INTEGRITY, EP_LOGS };
 
 struct handler {
 	const struct query_ctx *ctx;
@@ -240,8 +241,11 @@ static int handle_trace(struct handler *h, const char *id_hex)
 	static const char *const allowed[] = {"tenant", NULL};
 	uint8_t id[16];
 	struct store_trace t;
+	struct store_logs logs;
 	struct query__jw w;
 	int rc, have = 0;
+
+	memset(&logs, 0, sizeof logs);
 
 	if (query__params_check(h->params, allowed, h->err, sizeof h->err)) {
 		rc = bad_request(h);
@@ -263,12 +267,140 @@ static int handle_trace(struct handler *h, const char *id_hex)
 		goto out;
 	}
 	have = 1;
+	rc = store_trace_logs(h->ctx->store, h->tenant, id, &logs);
+	if (rc) {
+		rc = store_failed(h, rc);
+		goto out;
+	}
 	query__jw_init(&w, &h->resp->body);
-	query__render_trace(&w, &t, h->tenant);
+	query__render_trace(&w, &t, h->tenant, &logs);
 	rc = finish(h, &w);
 out:
+	store_logs_cleanup(&logs);
 	if (have)
 		store_trace_cleanup(&t);
+	return rc;
+}
+
+/* ---- logs ---- */
+
+/* severity: a SeverityNumber 1-24 or a level name (its lowest number). */
+static int parse_severity(const char *v, int *out)
+{
+	static const struct {
+		const char *name;
+		int n;
+	} names[] = {{"trace", 1}, {"debug", 5}, {"info", 9}, {"warn", 13}, {"warning", 13}, {"error", 17},
+		     {"fatal", 21}};
+	uint64_t n;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(v, names[i].name) == 0) {
+			*out = names[i].n;
+			return 0;
+		}
+	}
+	if (tl_parse_u64(v, strlen(v), &n) || n < 1 || n > 24)
+		return TL_EINVAL;
+	*out = (int)n;
+	return 0;
+}
+
+static int parse_logs_filter(struct handler *h, struct store_log_filter *f)
+{
+	static const char *const allowed[] = {"tenant", "start", "end", "service", "severity", "event", "trace_id",
+					      "span_id", "q", "limit", "cursor", NULL};
+	const char *v;
+	memset(f, 0, sizeof *f);
+	if (query__params_check(h->params, allowed, h->err, sizeof h->err))
+		return TL_EINVAL;
+	f->tenant = h->tenant;
+	f->limit = DEFAULT_LIMIT;
+	if (get_window(h, &f->start_unix_nano, &f->end_unix_nano) || get_filter(h, "service", &f->service) ||
+	    get_filter(h, "event", &f->event) || get_filter(h, "q", &f->q))
+		return TL_EINVAL;
+	if ((v = query__params_get(h->params, "severity")) && parse_severity(v, &f->min_severity)) {
+		snprintf(h->err, sizeof h->err,
+			 "parameter severity: a number 1-24 or trace, debug, info, warn, error, fatal, not \"%.64s\"", v);
+		return TL_EINVAL;
+	}
+	if ((v = query__params_get(h->params, "trace_id"))) {
+		if (strlen(v) != 32 || tl_hex_decode(v, 32, f->trace_id, 16) || tl_is_zero(f->trace_id, 16)) {
+			snprintf(h->err, sizeof h->err, "parameter trace_id: must be 32 hex characters, not all zero");
+			return TL_EINVAL;
+		}
+		f->has_trace_id = 1;
+	}
+	if ((v = query__params_get(h->params, "span_id"))) {
+		if (strlen(v) != 16 || tl_hex_decode(v, 16, f->span_id, 8) || tl_is_zero(f->span_id, 8)) {
+			snprintf(h->err, sizeof h->err, "parameter span_id: must be 16 hex characters, not all zero");
+			return TL_EINVAL;
+		}
+		f->has_span_id = 1;
+	}
+	if ((v = query__params_get(h->params, "limit"))) {
+		uint64_t l;
+		if (tl_parse_u64(v, strlen(v), &l) || l < 1 || l > MAX_LIMIT) {
+			snprintf(h->err, sizeof h->err, "parameter limit: must be an integer from 1 to %d, not \"%.64s\"",
+				 MAX_LIMIT, v);
+			return TL_EINVAL;
+		}
+		f->limit = (uint32_t)l;
+	}
+	if ((v = query__params_get(h->params, "cursor"))) {
+		uint8_t id[16];
+		uint64_t rowid = 0;
+		if (query__cursor_decode(v, &f->cursor_time, id) || !tl_is_zero(id + 8, 8)) {
+			snprintf(h->err, sizeof h->err, "parameter cursor: not a cursor from next_cursor");
+			return TL_EINVAL;
+		}
+		for (int i = 0; i < 8; i++)
+			rowid = rowid << 8 | id[i];
+		f->cursor_id = (int64_t)rowid;
+		f->has_cursor = 1;
+	}
+	return 0;
+}
+
+static int handle_logs(struct handler *h)
+{
+	struct store_log_filter f;
+	struct store_logs logs;
+	struct query__jw w;
+	int more = 0, rc;
+
+	memset(&logs, 0, sizeof logs);
+	if (parse_logs_filter(h, &f)) {
+		rc = bad_request(h);
+		goto out;
+	}
+	rc = store_list_logs(h->ctx->store, &f, &logs, &more);
+	if (rc) {
+		rc = store_failed(h, rc);
+		goto out;
+	}
+	query__jw_init(&w, &h->resp->body);
+	query__jw_obj_begin(&w);
+	query__jw_key(&w, "logs");
+	query__jw_arr_begin(&w);
+	for (size_t i = 0; i < logs.n; i++)
+		query__render_log(&w, &logs.items[i]);
+	query__jw_arr_end(&w);
+	query__jw_key(&w, "next_cursor");
+	if (more && logs.n > 0) {
+		char cur[QUERY__CURSOR_LEN + 1];
+		uint8_t id[16] = {0};
+		uint64_t rowid = (uint64_t)logs.items[logs.n - 1].id;
+		for (int i = 0; i < 8; i++)
+			id[i] = (uint8_t)(rowid >> (56 - 8 * i));
+		query__cursor_encode(logs.items[logs.n - 1].time_unix_nano, id, cur);
+		query__jw_str(&w, cur);
+	} else {
+		query__jw_null(&w);
+	}
+	query__jw_obj_end(&w);
+	rc = finish(h, &w);
+out:
+	store_logs_cleanup(&logs);
 	return rc;
 }
 
@@ -655,6 +787,8 @@ int query_handle(const struct query_ctx *ctx, const struct query_request *req, s
 		ep = EP_STATS;
 	} else if (strcmp(rest, "/integrity") == 0 || strcmp(rest, "/integrity/") == 0) {
 		ep = EP_INTEGRITY;
+	} else if (strcmp(rest, "/logs") == 0 || strcmp(rest, "/logs/") == 0) {
+		ep = EP_LOGS;
 	} else {
 		fail(resp, 404, "not_found", "unknown API path");
 		goto out;
@@ -684,6 +818,7 @@ int query_handle(const struct query_ctx *ctx, const struct query_request *req, s
 	case EP_TRACE: handle_trace(&h, id); break;
 	case EP_STATS: handle_stats(&h); break;
 	case EP_INTEGRITY: handle_integrity(&h); break;
+	case EP_LOGS: handle_logs(&h); break;
 	}
 out:
 	query__params_cleanup(&params);

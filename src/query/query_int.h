@@ -126,8 +126,13 @@ void query__render_summary(struct query__jw *w, const struct store_trace_summary
 /* One span of GET /api/v1/traces/{id}; tenant is the request tenant (used when
  * the span carries none). */
 void query__render_span(struct query__jw *w, const struct tl_span *s, const char *tenant);
-/* The whole GET /api/v1/traces/{id} body. */
-void query__render_trace(struct query__jw *w, const struct store_trace *t, const char *tenant);
+/* The whole GET /api/v1/traces/{id} body: each span with a "logs" array (the
+ * records with its span id), and a trace-level "logs" array (records without a
+ * span id or with one not in the trace). logs may be NULL (none). */
+void query__render_trace(struct query__jw *w, const struct store_trace *t, const char *tenant,
+			 const struct store_logs *logs);
+/* One log record of GET /api/v1/logs and of the trace view. */
+void query__render_log(struct query__jw *w, const struct store_log *l);
 /* An attribute value keeping its OTLP type; depth-limited. */
 void query__render_value(struct query__jw *w, const struct tl_value *v, int depth);
 void query__render_attrs(struct query__jw *w, const struct tl_attrs *a);

@@ -1,7 +1,8 @@
 /*
  * render.c - the JSON shapes of ../shared/reference/api.md: trace summaries,
- * spans with their attributes (OTLP value types kept), events, links and the
- * normalised GenAI view, and the error object. Writes through query__jw.
+ * spans with their attributes (OTLP value types kept), events, links, the
+ * normalised GenAI view and their log records, log records, and the error
+ * object. Writes through query__jw.
  */
 #include "query/query_int.h"
 
@@ -212,7 +213,20 @@ static const char *status_name(int code)
 	return code == TL_STATUS_OK ? "ok" : code == TL_STATUS_ERROR ? "error" : "unset";
 }
 
-void query__render_span(struct query__jw *w, const struct tl_span *s, const char *tenant)
+/* Records of logs whose span id is the span's (NULL: no "logs" key). */
+static void render_span_logs(struct query__jw *w, const struct tl_span *s, const struct store_logs *logs)
+{
+	query__jw_key(w, "logs");
+	query__jw_arr_begin(w);
+	for (size_t i = 0; i < logs->n; i++) {
+		const struct tl_log_record *r = &logs->items[i].rec;
+		if (r->has_span_id && memcmp(r->span_id, s->span_id, 8) == 0)
+			query__render_log(w, &logs->items[i]);
+	}
+	query__jw_arr_end(w);
+}
+
+static void render_span(struct query__jw *w, const struct tl_span *s, const char *tenant, const struct store_logs *logs)
 {
 	query__jw_obj_begin(w);
 	query__jw_key(w, "trace_id");
@@ -341,20 +355,103 @@ void query__render_span(struct query__jw *w, const struct tl_span *s, const char
 		query__jw_int_safe(w, s->run.step);
 	query__jw_key(w, "agent_instance");
 	str_or_null(w, s->run.agent_instance);
+	if (logs)
+		render_span_logs(w, s, logs);
 	query__jw_obj_end(w);
 }
 
-void query__render_trace(struct query__jw *w, const struct store_trace *t, const char *tenant)
+void query__render_span(struct query__jw *w, const struct tl_span *s, const char *tenant)
 {
+	render_span(w, s, tenant, NULL);
+}
+
+void query__render_log(struct query__jw *w, const struct store_log *l)
+{
+	const struct tl_log_record *r = &l->rec;
+	const struct tl_resource *res = r->resource;
+	const struct tl_scope *sc = r->scope;
+	struct tl_str ev = model_log_event_name(r);
+
+	query__jw_obj_begin(w);
+	query__jw_key(w, "time_unix_nano");
+	query__jw_u64_str(w, r->time_unix_nano ? r->time_unix_nano : l->time_unix_nano);
+	query__jw_key(w, "observed_time_unix_nano");
+	query__jw_u64_str(w, r->observed_time_unix_nano);
+	query__jw_key(w, "severity_number");
+	query__jw_i64(w, r->severity_number);
+	query__jw_key(w, "severity_text");
+	query__jw_strn(w, r->severity_text.p, r->severity_text.n);
+	query__jw_key(w, "event_name");
+	str_or_null(w, ev);
+	query__jw_key(w, "body");
+	query__render_value(w, &r->body, 0);
+	query__jw_key(w, "attributes");
+	query__render_attrs(w, &r->attrs);
+	query__jw_key(w, "dropped_attributes_count");
+	query__jw_u64(w, r->attrs.dropped);
+	query__jw_key(w, "flags");
+	query__jw_u64(w, r->flags);
+	query__jw_key(w, "trace_id");
+	if (r->has_trace_id)
+		query__jw_hex(w, r->trace_id, 16);
+	else
+		query__jw_null(w);
+	query__jw_key(w, "span_id");
+	if (r->has_span_id)
+		query__jw_hex(w, r->span_id, 8);
+	else
+		query__jw_null(w);
+	query__jw_key(w, "service");
+	if (res && res->service.n)
+		query__jw_strn(w, res->service.p, res->service.n);
+	else
+		query__jw_str(w, "unknown_service");
+	query__jw_key(w, "resource");
+	query__render_attrs(w, res ? &res->attrs : NULL);
+	query__jw_key(w, "scope");
+	query__jw_obj_begin(w);
+	query__jw_key(w, "name");
+	query__jw_strn(w, sc ? sc->name.p : "", sc ? sc->name.n : 0);
+	query__jw_key(w, "version");
+	query__jw_strn(w, sc ? sc->version.p : "", sc ? sc->version.n : 0);
+	query__jw_key(w, "attributes");
+	query__render_attrs(w, sc ? &sc->attrs : NULL);
+	query__jw_obj_end(w);
+	query__jw_obj_end(w);
+}
+
+/* 1 if the record belongs to no span of the trace (no span id or an unknown one). */
+static int trace_level(const struct store_trace *t, const struct tl_log_record *r)
+{
+	if (!r->has_span_id)
+		return 1;
+	for (size_t i = 0; i < t->n_spans; i++)
+		if (memcmp(t->spans[i].span_id, r->span_id, 8) == 0)
+			return 0;
+	return 1;
+}
+
+void query__render_trace(struct query__jw *w, const struct store_trace *t, const char *tenant,
+			 const struct store_logs *logs)
+{
+	static const struct store_logs none;
+	if (!logs)
+		logs = &none;
 	query__jw_obj_begin(w);
 	query__jw_key(w, "trace_id");
 	query__jw_hex(w, t->summary.trace_id, 16);
 	query__jw_key(w, "summary");
 	query__render_summary(w, &t->summary);
+	query__jw_key(w, "logs");
+	query__jw_arr_begin(w);
+	for (size_t i = 0; i < logs->n; i++)
+		if (trace_level(t, &logs->items[i].rec))
+			query__render_log(w, &logs->items[i]);
+	query__jw_arr_end(w);
 	query__jw_key(w, "spans");
 	query__jw_arr_begin(w);
 	for (size_t i = 0; i < t->n_spans; i++)
-		query__render_span(w, &t->spans[i], tenant);
+		render_span(w, &t->spans[i], tenant, logs);
 	query__jw_arr_end(w);
 	query__jw_obj_end(w);
 }

@@ -1,5 +1,8 @@
 /*
- * otlp_http.c - POST /v1/traces (see receiver.h).
+ * otlp_http.c - POST /v1/traces, /v1/metrics and /v1/logs (see receiver.h).
+ * The three signals share one path: content type, encoding, tenant,
+ * admission, inflation, then the signal's ingest function (traces here,
+ * metrics and logs in otlp_signals.c) and the reply after the store's commit.
  *
  * A request is handled in one go on its loop thread up to store_append; the
  * reply waits for the store's commit, which comes back through
@@ -7,7 +10,7 @@
  * completion callback tell us when the reply has left (or never will), which
  * is when the pipeline ticket ends; shutdown waits for that.
  */
-#include "receiver/receiver.h"
+#include "receiver/receiver_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +28,6 @@
 enum { GRPC_INVALID_ARGUMENT = 3, GRPC_NOT_FOUND = 5, GRPC_RESOURCE_EXHAUSTED = 8, GRPC_UNIMPLEMENTED = 12,
        GRPC_INTERNAL = 13, GRPC_UNAVAILABLE = 14 };
 
-struct receiver {
-	struct receiver_config cfg;
-	size_t decode_ceiling;
-};
-
 enum { ST_WAITING, ST_REPLIED };
 
 /* One admitted request, from admission until its reply has been written. */
@@ -41,7 +39,10 @@ struct req_ctx {
 	struct evhttp_connection *conn;
 	struct server_loop *loop;
 	int json;
+	int sig;                 /* enum receiver_signal */
 	uint64_t n_spans;
+	int64_t rejected;        /* partial success, sent with the 200 */
+	char pmsg[300];
 	int store_status;
 	int state;
 };
@@ -54,6 +55,10 @@ int receiver_create(const struct receiver_config *cfg, struct receiver **out)
 	r->cfg = *cfg;
 	if (!r->cfg.max_depth)
 		r->cfg.max_depth = 32;
+	r->usage = model_usage_state_create(cfg->usage_series ? cfg->usage_series : 10000);
+	if (!r->usage)
+		abort();
+	pthread_mutex_init(&r->usage_mu, NULL);
 	/* The decoded form of one request may take up to the memory budget, and
 	 * never less than 8x the body limit (small spans decode to several times
 	 * their wire size): past it the request is too large, whatever the load. */
@@ -66,6 +71,10 @@ int receiver_create(const struct receiver_config *cfg, struct receiver **out)
 
 void receiver_destroy(struct receiver *r)
 {
+	if (!r)
+		return;
+	model_usage_state_destroy(r->usage);
+	pthread_mutex_destroy(&r->usage_mu);
 	free(r);
 }
 
@@ -266,12 +275,18 @@ static int refuse_reason(int status)
 	return METRICS_REFUSE_STORE;
 }
 
-static void count(struct receiver *r, int status, uint64_t n_spans, int shutdown)
+static const char *const sig_names[RECEIVER_SIG__N] = {"traces", "metrics", "logs"};
+static const char *const sig_paths[RECEIVER_SIG__N] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
+
+/* Request counters for every signal; span counters for traces. */
+static void count(struct receiver *r, int sig, int status, uint64_t n_spans, int shutdown)
 {
 	struct metrics *m = r->cfg.metrics;
-	if (!m)
+	if (!m || sig < 0)
 		return;
-	metrics_request(m, "http", "traces", status);
+	metrics_request(m, "http", sig_names[sig], status);
+	if (sig != RECEIVER_SIG_TRACES)
+		return;
 	if (status == 200)
 		metrics_spans_accepted(m, n_spans);
 	else if (status != 404 && status != 405)
@@ -279,13 +294,38 @@ static void count(struct receiver *r, int status, uint64_t n_spans, int shutdown
 }
 
 /* A reply with no ticket (refused before admission). */
+/* sig < 0: a request for no signal (unknown path), not counted. */
 static void reply_plain(struct receiver *r, struct evhttp_request *req, int json, int status, const char *msg,
-			int traces)
+			int sig)
 {
 	fill_status(r, req, json, status, msg);
 	evhttp_send_reply(req, status, reason_phrase(status), NULL);
-	if (traces)
-		count(r, status, 0, status == 503);
+	count(r, sig, status, 0, status == 503);
+}
+
+/* The success body of a signal's Export response. */
+static void encode_ok(struct tl_buf *b, int sig, int json, int64_t rejected, const char *msg)
+{
+	switch (sig) {
+	case RECEIVER_SIG_METRICS:
+		if (json)
+			otlp_encode_metrics_response_json(b, rejected, msg);
+		else
+			otlp_encode_metrics_response_pb(b, rejected, msg);
+		break;
+	case RECEIVER_SIG_LOGS:
+		if (json)
+			otlp_encode_logs_response_json(b, rejected, msg);
+		else
+			otlp_encode_logs_response_pb(b, rejected, msg);
+		break;
+	default:
+		if (json)
+			otlp_encode_trace_response_json(b, rejected, msg);
+		else
+			otlp_encode_trace_response_pb(b, rejected, msg);
+		break;
+	}
 }
 
 static void ctx_finish(struct req_ctx *c)
@@ -321,10 +361,7 @@ static void reply_ctx(struct req_ctx *c, int status, const char *msg)
 	if (status == 200) {
 		struct tl_buf b;
 		tl_buf_init(&b, 4096);
-		if (c->json)
-			otlp_encode_trace_response_json(&b, 0, NULL);
-		else
-			otlp_encode_trace_response_pb(&b, 0, NULL);
+		encode_ok(&b, c->sig, c->json, c->rejected, c->rejected || c->pmsg[0] ? c->pmsg : NULL);
 		add_common_headers(c->r, req, c->json);
 		if (b.len)
 			evbuffer_add(evhttp_request_get_output_buffer(req), b.data, b.len);
@@ -332,7 +369,7 @@ static void reply_ctx(struct req_ctx *c, int status, const char *msg)
 	} else {
 		fill_status(c->r, req, c->json, status, msg);
 	}
-	count(c->r, status, c->n_spans, status == 503 && pipeline_draining(c->r->cfg.pipeline));
+	count(c->r, c->sig, status, c->n_spans, status == 503 && pipeline_draining(c->r->cfg.pipeline));
 	if (!conn || !c->conn) {
 		/* The client is gone: libevent frees the request on send. */
 		evhttp_send_reply(req, status, reason_phrase(status), NULL);
@@ -421,7 +458,19 @@ out:
 
 /* ---- the endpoint ------------------------------------------------------------ */
 
-static void handle_traces(struct receiver *r, struct evhttp_request *req, struct server_loop *loop)
+/* Decodes and submits one request of a signal (the receiver_result contract). */
+static void ingest(struct receiver *r, int sig, struct pipeline_ticket *t, const void *data, size_t len, int json,
+		   const char *tenant, store_done_fn done, void *arg, struct receiver_result *res)
+{
+	if (sig == RECEIVER_SIG_METRICS)
+		receiver_ingest_metrics(r, t, data, len, json, tenant, done, arg, res);
+	else if (sig == RECEIVER_SIG_LOGS)
+		receiver_ingest_logs(r, t, data, len, json, tenant, done, arg, res);
+	else
+		receiver_ingest_traces(r, t, data, len, json, tenant, done, arg, res);
+}
+
+static void handle_signal(struct receiver *r, int sig, struct evhttp_request *req, struct server_loop *loop)
 {
 	struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
@@ -439,13 +488,14 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 
 	tl_buf_init(&inflated, r->cfg.max_request_bytes + 1);
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		reply_plain(r, req, json, 405, "use POST for /v1/traces", 1);
+		snprintf(msg, sizeof msg, "use POST for %s", sig_paths[sig]);
+		reply_plain(r, req, json, 405, msg, sig);
 		goto out;
 	}
 	if (type == RECEIVER_CT_UNKNOWN) {
 		snprintf(msg, sizeof msg, "unsupported Content-Type \"%.100s\": use application/x-protobuf or application/json",
 			 ct ? ct : "");
-		reply_plain(r, req, 0, 415, msg, 1);
+		reply_plain(r, req, 0, 415, msg, sig);
 		goto out;
 	}
 	if (ce && ce[0] && strcasecmp(ce, "identity") != 0) {
@@ -453,12 +503,12 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 			gzip = 1;
 		} else {
 			snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%.100s\": use gzip or none", ce);
-			reply_plain(r, req, json, 415, msg, 1);
+			reply_plain(r, req, json, 415, msg, sig);
 			goto out;
 		}
 	}
 	if (tenant && !receiver_tenant_valid(tenant)) {
-		reply_plain(r, req, json, 400, "X-Tracelamp-Tenant: must be 1-64 characters of A-Z a-z 0-9 . _ -", 1);
+		reply_plain(r, req, json, 400, "X-Tracelamp-Tenant: must be 1-64 characters of A-Z a-z 0-9 . _ -", sig);
 		goto out;
 	}
 	if (r->cfg.metrics)
@@ -471,15 +521,16 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 	c->req = req;
 	c->loop = loop;
 	c->json = json;
+	c->sig = sig;
 	c->task.fn = on_stored;
 	rc = pipeline_admit(r->cfg.pipeline, &c->ticket, body_len);
 	if (rc) {
 		free(c);
 		c = NULL;
 		if (rc == TL_EBUSY)
-			reply_plain(r, req, json, 429, "over the memory budget (server.memory_budget); retry later", 1);
+			reply_plain(r, req, json, 429, "over the memory budget (server.memory_budget); retry later", sig);
 		else
-			reply_plain(r, req, json, 503, "shutting down; retry later", 1);
+			reply_plain(r, req, json, 503, "shutting down; retry later", sig);
 		goto out;
 	}
 	/* From here the ticket is open: every path ends in reply_ctx. */
@@ -511,10 +562,14 @@ static void handle_traces(struct receiver *r, struct evhttp_request *req, struct
 		data_len = body_len;
 	}
 
-	receiver_ingest_traces(r, &c->ticket, data, data_len, json, tenant, on_store_done, c, &res);
+	ingest(r, sig, &c->ticket, data, data_len, json, tenant, on_store_done, c, &res);
 	c->n_spans = res.n_items;
+	if (res.status == 200) {
+		c->rejected = res.rejected;
+		snprintf(c->pmsg, sizeof c->pmsg, "%s", res.msg);
+	}
 	if (!res.submitted) {
-		reply_ctx(c, res.status, res.status == 200 ? NULL : res.msg);
+		reply_ctx(c, res.status, res.msg);
 		goto out;
 	}
 	/* The store copied the batch; free the body now (the request object lives
@@ -533,10 +588,11 @@ void receiver_handle(struct evhttp_request *req, struct server_loop *loop, void 
 	int json = receiver_content_type(evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type")) ==
 		   RECEIVER_CT_JSON;
 
-	if (path && strcmp(path, "/v1/traces") == 0)
-		handle_traces(r, req, loop);
-	else if (path && (strcmp(path, "/v1/metrics") == 0 || strcmp(path, "/v1/logs") == 0))
-		reply_plain(r, req, json, 404, "this signal is not supported yet: only /v1/traces is", 0);
-	else
-		reply_plain(r, req, json, 404, "unknown path: OTLP/HTTP traces go to POST /v1/traces", 0);
+	for (int sig = 0; sig < RECEIVER_SIG__N; sig++) {
+		if (path && strcmp(path, sig_paths[sig]) == 0) {
+			handle_signal(r, sig, req, loop);
+			return;
+		}
+	}
+	reply_plain(r, req, json, 404, "unknown path: OTLP/HTTP goes to POST /v1/traces, /v1/metrics or /v1/logs", -1);
 }

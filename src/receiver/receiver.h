@@ -1,11 +1,13 @@
 /*
- * receiver.h - the OTLP/HTTP endpoint: POST /v1/traces in protobuf or JSON,
- * optionally gzip-compressed. Decodes, normalises and passes each request to
- * the pipeline; replies 200 only after the store reported the batch durable.
+ * receiver.h - the OTLP/HTTP endpoint: POST /v1/traces, /v1/metrics and
+ * /v1/logs in protobuf or JSON, optionally gzip-compressed. Decodes,
+ * normalises and passes each request to the pipeline; replies 200 only after
+ * the store reported what it keeps of the request durable (spans; log
+ * records; GenAI usage facts from metrics). A metrics request without GenAI
+ * usage is only folded into the re-exposed series (memory) and answered at once.
  *
  * Status codes (bodies are google.rpc.Status in the request's encoding):
- * 400 undecodable or bad tenant header, 404 unknown path (and /v1/metrics,
- * /v1/logs for now), 405 not POST, 413 body or inflated body over
+ * 400 undecodable or bad tenant header, 404 unknown path, 405 not POST, 413 body or inflated body over
  * max_request_bytes or decoded form over the decode ceiling, 415 unsupported
  * Content-Type or Content-Encoding, 429 over the memory budget, 503 draining or
  * store failure (429 and 503 carry Retry-After).
@@ -36,6 +38,7 @@ struct receiver_config {
 	size_t max_request_bytes;            /* wire and inflated body limit */
 	uint64_t memory_budget;              /* sets the decode ceiling (see docs/operations.md) */
 	uint32_t max_depth;                  /* AnyValue nesting; 0 = 32 */
+	uint32_t usage_series;               /* cumulative usage series tracked; 0 = 10000 */
 };
 
 struct receiver;
@@ -86,6 +89,25 @@ struct receiver_result {
 void receiver_ingest_traces(struct receiver *r, struct pipeline_ticket *t, const void *data, size_t len, int json,
 			    const char *tenant, store_done_fn done, void *arg, struct receiver_result *res);
 
+/*
+ * Metrics (otlp_signals.c): decodes an ExportMetricsServiceRequest, rejects
+ * data points without time_unix_nano (a partial success: res->rejected and
+ * res->msg), folds the rest into the re-exposed series (metrics_ingest_otlp,
+ * after the store accepted the request), and submits the GenAI usage facts
+ * (model_usage_from_metrics, priced from the price table when the metric has
+ * no cost) to the store. res->submitted is 0 when there were no usage facts.
+ */
+void receiver_ingest_metrics(struct receiver *r, struct pipeline_ticket *t, const void *data, size_t len, int json,
+			     const char *tenant, store_done_fn done, void *arg, struct receiver_result *res);
+
+/*
+ * Logs (otlp_signals.c): decodes an ExportLogsServiceRequest and submits its
+ * records (with the spans made from coding-agent events, if any) to the store
+ * in one commit.
+ */
+void receiver_ingest_logs(struct receiver *r, struct pipeline_ticket *t, const void *data, size_t len, int json,
+			  const char *tenant, store_done_fn done, void *arg, struct receiver_result *res);
+
 /* ---- OTLP/gRPC (otlp_grpc.c) ------------------------------------------------- */
 
 enum receiver_signal { RECEIVER_SIG_TRACES = 0, RECEIVER_SIG_METRICS, RECEIVER_SIG_LOGS, RECEIVER_SIG__N };
@@ -119,6 +141,13 @@ void receiver_grpc_destroy(struct receiver_grpc *g);
 
 /* Serves sig's Export with fn (NULL: UNIMPLEMENTED). Before the server starts. */
 void receiver_grpc_set_handler(struct receiver_grpc *g, int sig, receiver_export_fn fn, void *arg);
+
+/* receiver_export_fn for MetricsService/Export and LogsService/Export (arg is
+ * the struct receiver): receiver_ingest_metrics / _logs on protobuf. */
+void receiver_export_metrics(void *arg, struct pipeline_ticket *t, const void *data, size_t len, const char *tenant,
+			     store_done_fn done, void *done_arg, struct receiver_result *res);
+void receiver_export_logs(void *arg, struct pipeline_ticket *t, const void *data, size_t len, const char *tenant,
+			  store_done_fn done, void *done_arg, struct receiver_result *res);
 
 /* The server hooks (struct server_config grpc_accept, grpc_drain, grpc_close);
  * arg is the struct receiver_grpc. */

@@ -126,6 +126,7 @@ void store__item_free(struct store__item *it)
 	free(it->rolls);
 	free(it->raw);
 	free(it->zdata);
+	store__sig_free(it->sig);
 	free(it);
 }
 

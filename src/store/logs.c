@@ -420,7 +420,10 @@ int store__sig_retention(sqlite3 *db, int64_t cutoff_ns, int max_rows)
 		     max_rows > 0 ? max_rows : -1, 2);
 	if (n < 0)
 		rc = n;
-	if (rc == 0 && exec_i64(db, "DELETE FROM log_res WHERE last_ns < ?", cutoff_ns, 0, 1) < 0)
+	/* A resource row goes once no record can still use it: after the last
+	 * batch of old records (a partial run leaves some). */
+	if (rc == 0 && (max_rows <= 0 || n < max_rows) &&
+	    exec_i64(db, "DELETE FROM log_res WHERE last_ns < ?", cutoff_ns, 0, 1) < 0)
 		rc = TL_ESTORE;
 	if (rc == 0 && exec_i64(db, "DELETE FROM rollup_minute_metrics WHERE minute < ?",
 				cutoff_ns / 60000000000LL, 0, 1) < 0)

@@ -268,7 +268,7 @@ int store__stats_query(sqlite3 *db, const struct store_stats_filter *f, struct s
 	tl_buf_init(&sql, 4096);
 	tl_buf_puts(&sql, "SELECT minute, service, model, provider, operation, agent, calls, errors, input_tokens, "
 			  "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, latency "
-			  "FROM rollup_minute WHERE minute >= ? AND minute <= ? AND tenant = ?");
+			  "FROM " STORE_STATS_SOURCE_SQL " WHERE minute >= ? AND minute <= ? AND tenant = ?");
 	for (int k = 0; k < 5; k++)
 		if (eq[k])
 			tl_buf_printf(&sql, " AND %s = ?", eqc[k]);

@@ -13,7 +13,6 @@
 #include <zstd.h>
 
 #include "store/store.h"
-#include "store/store_signals.h" /* TEMP: until merged into store.h */
 
 /* Tables of both parts (run by store_open with the rest of the schema).
  *  - logs: one row per log record; data = one flag byte (0 raw, 1 zstd) then a

@@ -58,7 +58,7 @@ static const char schema_sql[] =
 	" agent TEXT NOT NULL, calls INTEGER NOT NULL, errors INTEGER NOT NULL, input_tokens INTEGER NOT NULL, "
 	" output_tokens INTEGER NOT NULL, cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL, "
 	" reasoning_tokens INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, latency BLOB, "
-	" PRIMARY KEY(minute, tenant, service, model, provider, operation, agent)) WITHOUT ROWID;";
+	" PRIMARY KEY(minute, tenant, service, model, provider, operation, agent)) WITHOUT ROWID;" STORE_SIG_SCHEMA_SQL;
 
 void store_config_defaults(struct store_config *c)
 {
@@ -636,6 +636,8 @@ static int run_cycle(struct store *s, struct store__item *items, struct store__p
 		}
 		for (size_t i = 0; i < it->n_rolls; i++)
 			store__roll_merge(&rolls, &nr, &rcap, &it->rolls[i]);
+		if (it->sig && (rc = store__sig_write(&s->sigst, it->sig)) < 0)
+			goto out;
 	}
 	if ((rc = write_direct(s, items, ndirect)) < 0)
 		goto out;
@@ -775,15 +777,20 @@ static int retention(struct store *s, int full)
 			 (long long)(cutoff / 60000000000LL));
 		if (rc == 0 && exec(s->db, del) < 0)
 			rc = TL_ESTORE;
+		/* Log records, their resources and the metric rollups by the same age. */
+		if (rc == 0 && (n = store__sig_retention(s->db, cutoff, full ? 0 : 4 * RETENTION_BATCH)) < 0)
+			rc = n;
 	}
 	if (s->cfg.max_size_bytes && rc == 0) {
 		snprintf(sql, sizeof sql, "SELECT rowid, chunks FROM traces ORDER BY end_ns LIMIT %d",
 			 RETENTION_BATCH / 5);
 		batches = 0;
 		while (db_used_bytes(s->db) > s->cfg.max_size_bytes) {
+			/* The oldest traces and the oldest log records, side by side. */
 			n = delete_batch(s, sql, 0, 0);
-			if (n <= 0) {
-				rc = n < 0 ? n : 0;
+			int nl = n < 0 ? 0 : store__logs_trim(s->db, RETENTION_BATCH);
+			if (n < 0 || nl < 0 || (n == 0 && nl == 0)) {
+				rc = n < 0 ? n : nl < 0 ? nl : 0;
 				break;
 			}
 			deleted += (uint64_t)n;
@@ -1026,7 +1033,8 @@ static int prepare_all(struct store *s)
 	    sqlite3_prepare_v2(s->db, STORE_ROLL_UPSERT_SQL, -1, &s->st_roll, NULL) ||
 	    sqlite3_prepare_v2(s->db, get, -1, &s->st_getsum, NULL) ||
 	    sqlite3_prepare_v2(s->db, "DELETE FROM ingest_log WHERE id < ?", -1, &s->st_delog, NULL) ||
-	    sqlite3_prepare_v2(s->db, "UPDATE meta SET v = ? WHERE k = 'watermark'", -1, &s->st_wm, NULL))
+	    sqlite3_prepare_v2(s->db, "UPDATE meta SET v = ? WHERE k = 'watermark'", -1, &s->st_wm, NULL) ||
+	    store__sig_prepare(s->db, &s->sigst) < 0)
 		rc = TL_ESTORE;
 	tl_buf_cleanup(&up);
 	tl_buf_cleanup(&ins);
@@ -1109,6 +1117,7 @@ static void destroy(struct store *s)
 	sqlite3_finalize(s->st_getsum);
 	sqlite3_finalize(s->st_delog);
 	sqlite3_finalize(s->st_wm);
+	store__sig_finalize(&s->sigst);
 	if (s->db)
 		sqlite3_close(s->db);
 	for (int i = 0; i < s->npool; i++)
@@ -1244,14 +1253,18 @@ void store_close(struct store *s)
 	destroy(s);
 }
 
-int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, void *arg)
+/* store_append and store_append_signal: one item with the spans of b (may be
+ * NULL) and the log records and usage facts of sig (may be NULL). */
+static int append(struct store *s, const struct tl_batch *b, const struct store_signal *sig, store_done_fn done,
+		  void *arg)
 {
 	struct tl_span *copies = NULL;
 	const struct tl_span **ptrs = NULL;
 	struct store__item *it = NULL;
 	ZSTD_CCtx *cctx = NULL;
 	struct store__zopt z;
-	struct tl_str def = b->tenant.n ? b->tenant : TL_STR_LIT("default");
+	struct tl_str def = b && b->tenant.n ? b->tenant : TL_STR_LIT("default");
+	size_t nsp = b ? b->n_spans : 0;
 	int rc = 0;
 	size_t limit = s->cfg.pending_max_bytes * 2;
 
@@ -1261,13 +1274,13 @@ int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, 
 	if (rc)
 		return rc;
 	/* Shallow copies so the effective tenant is encoded with each span. */
-	copies = malloc((b->n_spans ? b->n_spans : 1) * sizeof *copies);
-	ptrs = malloc((b->n_spans ? b->n_spans : 1) * sizeof *ptrs);
+	copies = malloc((nsp ? nsp : 1) * sizeof *copies);
+	ptrs = malloc((nsp ? nsp : 1) * sizeof *ptrs);
 	if (!copies || !ptrs) {
 		rc = TL_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < b->n_spans; i++) {
+	for (size_t i = 0; i < nsp; i++) {
 		copies[i] = b->spans[i];
 		if (!copies[i].run.tenant.n)
 			copies[i].run.tenant = def;
@@ -1284,7 +1297,12 @@ int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, 
 	}
 	z.cctx = cctx;
 	z.chunk_level = STORE_CHUNK_LEVEL;
-	rc = store__item_build(ptrs, b->n_spans, &z, 1, &it);
+	rc = store__item_build(ptrs, nsp, &z, 1, &it);
+	if (rc == 0 && sig && ((sig->logs && sig->logs->n_records) || sig->n_usage)) {
+		rc = store__sig_build(sig->logs, sig->usage, sig->n_usage, cctx, tl_now_unix_nano(), &it->sig);
+		if (rc == 0)
+			it->bytes += it->sig->bytes;
+	}
 	pthread_mutex_lock(&s->pool_mu);
 	if (s->ncpool < (int)(sizeof s->cpool / sizeof s->cpool[0])) {
 		s->cpool[s->ncpool++] = cctx;
@@ -1319,6 +1337,16 @@ out:
 	free(copies);
 	free(ptrs);
 	return rc;
+}
+
+int store_append(struct store *s, const struct tl_batch *b, store_done_fn done, void *arg)
+{
+	return append(s, b, NULL, done, arg);
+}
+
+int store_append_signal(struct store *s, const struct store_signal *sig, store_done_fn done, void *arg)
+{
+	return append(s, sig->spans, sig, done, arg);
 }
 
 /* ---- introspection ------------------------------------------------------------------ */

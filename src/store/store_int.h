@@ -13,6 +13,7 @@
 #include <zstd.h>
 
 #include "store/store.h"
+#include "store/signals_int.h"
 
 #define STORE_SEARCH_MAX 4096     /* bytes of LLM text kept per trace for q */
 #define STORE_MAX_PROVIDERS 4
@@ -147,6 +148,7 @@ struct store__item {
 	size_t n_rolls;
 	size_t n_spans;
 	size_t bytes;                 /* memory charged to the queue */
+	struct store__sig *sig;       /* log records and usage facts (store_append_signal); may be NULL */
 	store_done_fn done;
 	void *arg;
 };
@@ -225,6 +227,7 @@ struct store {
 	char *db_path;
 	sqlite3 *db;                  /* writer connection, writer thread only (and open/close) */
 	sqlite3_stmt *st_log, *st_chunk, *st_sum, *st_sumnew, *st_roll, *st_getsum, *st_delog, *st_wm;
+	struct store__sigst sigst;    /* logs, log_res and metric-rollup inserts */
 
 	pthread_mutex_t mu;           /* guards everything below */
 	pthread_cond_t cv;            /* wakes the writer */

@@ -106,3 +106,26 @@ test('helpers', () => {
 	assert.equal(maybeJson('[1'), '[1');
 	assert.deepEqual(maybeJson(' {"a":1}'), { a: 1 });
 });
+
+test('GenAI events sent as OTLP log records (span.logs)', () => {
+	// The deprecated per-message events: the fields are in the body.
+	const logs = [
+		{ event_name: 'gen_ai.system.message', body: { content: 'be brief' }, attributes: { 'gen_ai.system': 'openai' } },
+		{ event_name: 'gen_ai.user.message', body: { content: 'Plan a trip' }, attributes: {} },
+		{ event_name: 'gen_ai.choice', body: { index: 0, finish_reason: 'stop', message: { role: 'assistant', content: 'Three days.' } }, attributes: {} },
+		{ event_name: 'other.event', body: 'ignored', attributes: {} },
+	];
+	const r = extractTranscript({}, [], logs);
+	assert.deepEqual(r.messages.map((m) => [m.role, m.parts[0].content]), [['system', 'be brief'], ['user', 'Plan a trip'], ['assistant', 'Three days.']]);
+	assert.equal(r.messages[2].finish_reason, 'stop');
+	assert.deepEqual(r.sources, ['events gen_ai.*.message', 'events gen_ai.choice']);
+	// gen_ai.client.inference.operation.details: its message attributes, when the span has none.
+	const det = [{ event_name: 'gen_ai.client.inference.operation.details', body: null, attributes: {
+		'gen_ai.input.messages': [{ role: 'user', parts: [{ type: 'text', content: 'from details' }] }],
+		'gen_ai.output.messages': [{ role: 'assistant', parts: [{ type: 'text', content: 'answer' }], finish_reason: 'stop' }],
+	} }];
+	assert.deepEqual(extractTranscript({}, [], det).messages.map((m) => m.parts[0].content), ['from details', 'answer']);
+	// The span's own message attributes win.
+	const own = extractTranscript({ 'gen_ai.input.messages': '[{"role":"user","content":"own"}]' }, [], det);
+	assert.deepEqual(own.messages.map((m) => m.parts[0].content), ['own', 'answer']);
+});

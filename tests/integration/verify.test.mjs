@@ -115,8 +115,8 @@ test('verify: sends a GenAI trace, prints its id first, polls until complete (ex
 	assert.match(lines[0], /^[0-9a-f]{32}$/);
 	const id = lines[0];
 	assert.match(lines[lines.length - 1], new RegExp(`^verify: OK trace ${id} complete: 2 spans`));
-	// the daemon has no metrics receiver yet: a warning, not a failure
-	assert.match(r.stderr, /warning: metrics not accepted.*HTTP 404/);
+	// the daemon's /v1/metrics accepts the token-usage histogram
+	assert.match(r.stderr, /metrics: accepted \(HTTP 200/);
 	// the trace really is there, in the tenant asked for, with the right shape
 	const t = await d.apiOk(`/api/v1/traces/${id}`, { tenant: 'verify-ok' });
 	assert.equal(t.spans.length, 2);
@@ -131,11 +131,34 @@ test('verify: sends a GenAI trace, prints its id first, polls until complete (ex
 	assert.equal((await d.trace(id)).status, 404, 'not visible in the default tenant');
 });
 
-test('verify: --require-metrics fails on the 404 of /v1/metrics (exit 1)', async () => {
+test('verify: --require-metrics passes against the daemon\'s /v1/metrics (exit 0)', async () => {
 	const r = await run(['verify', `--endpoint=${d.otlpUrl}`, `--api=${d.apiUrl}`, '--timeout=5s', '--require-metrics']);
-	assert.equal(r.status, 1, r.stdout + r.stderr);
+	assert.equal(r.status, 0, r.stdout + r.stderr);
 	assert.match(r.stdout.split('\n')[0], /^[0-9a-f]{32}$/);
-	assert.match(r.stdout, /verify: FAIL metrics not accepted: .*HTTP 404/);
+	assert.match(r.stderr, /metrics: accepted \(HTTP 200/);
+});
+
+test('verify: --require-metrics fails on a 404 of /v1/metrics (exit 1)', async () => {
+	// An OTLP endpoint without a metrics receiver: traces go to the daemon, /v1/metrics is 404.
+	const fake = http.createServer(async (req, res) => {
+		const chunks = [];
+		for await (const c of req) chunks.push(c);
+		if (req.url === '/v1/traces') {
+			const r = await d.post(Buffer.concat(chunks), { tenant: req.headers['x-tracelamp-tenant'] });
+			res.writeHead(r.status, { 'Content-Type': 'application/x-protobuf' });
+			res.end(r.body);
+			return;
+		}
+		res.writeHead(404, { 'Content-Type': 'text/plain' });
+		res.end('404 page not found\n');
+	});
+	const port = await listen(fake);
+	try {
+		const r = await run(['verify', `--endpoint=http://127.0.0.1:${port}`, `--api=${d.apiUrl}`, '--timeout=5s', '--require-metrics']);
+		assert.equal(r.status, 1, r.stdout + r.stderr);
+		assert.match(r.stdout.split('\n')[0], /^[0-9a-f]{32}$/);
+		assert.match(r.stdout, /verify: FAIL metrics not accepted: .*HTTP 404/);
+	} finally { await closeServer(fake); }
 });
 
 test('verify: an API that answers 404 to everything times out (exit 1)', async () => {
