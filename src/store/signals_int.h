@@ -38,7 +38,10 @@
 /*
  * The row source of /api/v1/stats (use as "FROM " STORE_STATS_SOURCE_SQL):
  * the span rollups, plus the metric rollups of every (minute, tenant, service,
- * model) that has no span rollup, so a call reported both ways counts once.
+ * model) that has no span rollup from 5 minutes before to 1 minute after it, so
+ * a call reported both ways counts once. The window is there because exporters
+ * stamp a metric point with the export time, up to an export interval (60 s by
+ * default) after the calls it counts, often in the next minute.
  * Same columns as rollup_minute (errors 0, agent '', latency NULL for metrics).
  */
 #define STORE_STATS_SOURCE_SQL \
@@ -46,7 +49,8 @@
 	"output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, latency FROM rollup_minute " \
 	"UNION ALL SELECT m.minute, m.tenant, m.service, m.model, m.provider, m.operation, '', m.calls, 0, " \
 	"m.input_tokens, m.output_tokens, m.cache_read_tokens, m.cache_write_tokens, m.reasoning_tokens, m.cost_nusd, " \
-	"NULL FROM rollup_minute_metrics m WHERE NOT EXISTS (SELECT 1 FROM rollup_minute r WHERE r.minute = m.minute " \
+	"NULL FROM rollup_minute_metrics m WHERE NOT EXISTS (SELECT 1 FROM rollup_minute r WHERE " \
+	"r.minute BETWEEN m.minute - 5 AND m.minute + 1 " \
 	"AND r.tenant = m.tenant AND r.service = m.service AND r.model = m.model))"
 
 #define STORE_LOG_TENANT_MAX 64

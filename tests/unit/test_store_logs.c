@@ -312,6 +312,17 @@ TEST(stats_source_dedup)
 	CHECK_EQ_INT(count_rows(db, "SELECT sum(calls) FROM " STORE_STATS_SOURCE_SQL " WHERE model = 'gpt-b'"), 2);
 	CHECK_EQ_INT(count_rows(db, "SELECT calls FROM rollup_minute_metrics WHERE model = 'gpt-a'"), 4);
 	CHECK_EQ_INT(count_rows(db, "SELECT cost_nusd FROM rollup_minute_metrics WHERE model = 'gpt-a'"), 0);
+
+	/* A metric point stamped in the next minute (export after the calls) is still
+	 * covered by the span rollup of minute 10; one 7 minutes later is not. */
+	u[0].minute_unix = 660;
+	u[0].calls = 3;
+	CHECK_EQ_INT(write_batch(db, NULL, u, 1, 0), 0);
+	CHECK_EQ_INT(count_rows(db, "SELECT sum(calls) FROM " STORE_STATS_SOURCE_SQL " WHERE model = 'gpt-a'"), 2);
+	u[0].minute_unix = 1020;
+	u[0].calls = 5;
+	CHECK_EQ_INT(write_batch(db, NULL, u, 1, 0), 0);
+	CHECK_EQ_INT(count_rows(db, "SELECT sum(calls) FROM " STORE_STATS_SOURCE_SQL " WHERE model = 'gpt-a'"), 7);
 	sqlite3_close(db);
 }
 
