@@ -140,7 +140,7 @@ enum tl_span_status_public { TL_SPAN_STATUS_UNSET = 0, TL_SPAN_STATUS_OK = 1, TL
  * disabled) on which every call is a cheap no-op. A non-recording span still
  * passes its run on to its children.
  */
-TL_EXPORT struct tl_span_handle *tl_span_start(const char *name, int kind, struct tl_span_handle *parent);
+static inline struct tl_span_handle *tl_span_start(const char *name, int kind, struct tl_span_handle *parent);
 /* Same with a parent given as a context (e.g. from tl_traceparent_extract);
  * parent NULL starts a new root, ignoring the thread's current span. A context
  * carries no run: the span takes the process-wide run set at this moment (its
@@ -152,7 +152,7 @@ TL_EXPORT struct tl_span_handle *tl_span_start_ctx(const char *name, int kind, c
  * current on some thread stays readable until popped. If s is the top of the
  * calling thread's current stack it is popped. NULL is accepted.
  */
-TL_EXPORT void tl_span_end(struct tl_span_handle *s);
+static inline void tl_span_end(struct tl_span_handle *s);
 /* 1 if the span records (enabled and sampled), else 0. */
 TL_EXPORT int tl_span_is_recording(const struct tl_span_handle *s);
 /* Copies the span's context into *out. TL_SDK_EDISABLED for the sentinel.
@@ -368,6 +368,32 @@ TL_EXPORT int tl_baggage_extract(struct tl_baggage *b, const char *header);
 /* Writes the header value "k=v,k2=v2" into out. TL_SDK_ENOMEM if outlen is too
  * small (out then holds ""). */
 TL_EXPORT int tl_baggage_inject(const struct tl_baggage *b, char *out, size_t outlen);
+
+/* ---- the disabled fast path ----------------------------------------------- */
+
+/*
+ * Not API: what the inline tl_span_start/tl_span_end below read, so that a
+ * disabled SDK costs one load and one branch in the caller, with no call into
+ * the library. tl__on is written only by tl_init/tl_shutdown; tl__noop_span is
+ * the sentinel every disabled start returns (never written).
+ */
+TL_EXPORT extern int tl__on;
+TL_EXPORT extern struct tl_span_handle tl__noop_span;
+TL_EXPORT struct tl_span_handle *tl__span_start(const char *name, int kind, struct tl_span_handle *parent);
+TL_EXPORT void tl__span_end(struct tl_span_handle *s);
+
+static inline struct tl_span_handle *tl_span_start(const char *name, int kind, struct tl_span_handle *parent)
+{
+	if (__builtin_expect(!__atomic_load_n(&tl__on, __ATOMIC_RELAXED), 1))
+		return &tl__noop_span;
+	return tl__span_start(name, kind, parent);
+}
+
+static inline void tl_span_end(struct tl_span_handle *s)
+{
+	if (s != &tl__noop_span)
+		tl__span_end(s);
+}
 
 #ifdef __cplusplus
 }

@@ -31,7 +31,7 @@ TL_EXPORT struct tl_span_handle *tl_genai_start(struct tl_span_handle *parent, c
 	char name[256];
 	struct tl_span_handle *s;
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
-		return &sdk__noop;
+		return &tl__noop_span;
 	if (!operation || !*operation)
 		operation = "chat";
 	s = tl_span_start(span_name(name, sizeof name, operation, request_model), TL_SPAN_KIND_CLIENT, parent);
@@ -64,7 +64,7 @@ TL_EXPORT struct tl_span_handle *tl_genai_tool_start(struct tl_span_handle *pare
 	char name[256];
 	struct tl_span_handle *s;
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
-		return &sdk__noop;
+		return &tl__noop_span;
 	s = tl_span_start(span_name(name, sizeof name, "execute_tool", tool_name), TL_SPAN_KIND_INTERNAL, parent);
 	tl_span_set_str(s, "gen_ai.operation.name", "execute_tool");
 	set_opt(s, "gen_ai.tool.name", tool_name);
@@ -79,7 +79,7 @@ TL_EXPORT struct tl_span_handle *tl_genai_agent_start(struct tl_span_handle *par
 	char name[256];
 	struct tl_span_handle *s;
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
-		return &sdk__noop;
+		return &tl__noop_span;
 	s = tl_span_start(span_name(name, sizeof name, "invoke_agent", agent_name), TL_SPAN_KIND_INTERNAL, parent);
 	tl_span_set_str(s, "gen_ai.operation.name", "invoke_agent");
 	set_opt(s, "gen_ai.agent.name", agent_name);
@@ -91,7 +91,7 @@ TL_EXPORT struct tl_span_handle *tl_genai_agent_start(struct tl_span_handle *par
 TL_EXPORT int tl_genai_set_response(struct tl_span_handle *s, const char *response_model, const char *response_id)
 {
 	int rc = 0;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (response_model && *response_model)
 		rc = tl_span_set_str(s, "gen_ai.response.model", response_model);
@@ -112,7 +112,7 @@ TL_EXPORT int tl_genai_set_usage(struct tl_span_handle *s, int64_t input, int64_
 	};
 	int64_t v[5] = {input, output, cache_read, cache_write, reasoning};
 	int rc = 0;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	for (int i = 0; i < 5 && !rc; i++)
 		if (v[i] >= 0)
@@ -122,14 +122,14 @@ TL_EXPORT int tl_genai_set_usage(struct tl_span_handle *s, int64_t input, int64_
 
 TL_EXPORT int tl_genai_set_finish_reasons(struct tl_span_handle *s, const char *const *reasons, size_t n)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	return tl_span_set_str_array(s, "gen_ai.response.finish_reasons", reasons, n);
 }
 
 TL_EXPORT int tl_genai_set_conversation(struct tl_span_handle *s, const char *conversation_id)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	return tl_span_set_str(s, "gen_ai.conversation.id", conversation_id);
 }
@@ -152,7 +152,7 @@ TL_EXPORT int tl_genai_set_content(struct tl_span_handle *s, const char *attribu
 		"gen_ai.tool.call.arguments", "gen_ai.tool.call.result",  "gen_ai.tool.definitions",
 	};
 	size_t i;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!s || !attribute)
 		return TL_SDK_EINVAL;

@@ -182,7 +182,7 @@ TL_EXPORT int tl_traceparent_extract(const char *traceparent, const char *traces
 
 TL_EXPORT int tl_traceparent_inject(const struct tl_span_handle *s, char *traceparent, size_t tplen, char *tracestate, size_t tslen)
 {
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!traceparent || tplen < 56 || (tracestate && !tslen))
 		return TL_SDK_EINVAL;

@@ -16,7 +16,8 @@
 atomic_int sdk__on;
 pthread_mutex_t sdk__mu = PTHREAD_MUTEX_INITIALIZER;
 struct sdk_state *sdk__state;
-struct tl_span_handle sdk__noop;
+TL_EXPORT struct tl_span_handle tl__noop_span;
+TL_EXPORT int tl__on;
 _Thread_local struct sdk_stack sdk__stack;
 _Thread_local struct sdk_rng sdk__rng;
 
@@ -172,6 +173,7 @@ int sdk__start(struct sdk_config *cfg)
 	sdk__state = st;
 	pthread_mutex_unlock(&sdk__mu);
 	atomic_store_explicit(&sdk__on, 1, memory_order_release);
+	__atomic_store_n(&tl__on, 1, __ATOMIC_RELEASE);
 	st = NULL;
 out:
 	state_destroy(st);
@@ -251,6 +253,7 @@ TL_EXPORT int tl_shutdown(uint32_t deadline_ms)
 		pthread_mutex_unlock(&sdk__mu);
 		return TL_SDK_EDISABLED;
 	}
+	__atomic_store_n(&tl__on, 0, __ATOMIC_RELEASE);
 	atomic_store_explicit(&sdk__on, 0, memory_order_release);
 	st->closing = 1;
 	rc = wait_flushed(st, deadline_ms);

@@ -203,7 +203,9 @@ struct sdk_state {
  * - sdk__state: the enabled SDK or NULL. Written by tl_init/tl_shutdown.
  * - the process-wide run snapshot (tl_run_set): static in sdk.c, under its
  *   own mutex; read through sdk__run_current.
- * - sdk__noop: the static sentinel span returned when disabled (never written).
+ * - tl__noop_span: the static sentinel span returned when disabled (never written).
+ * - tl__on: a plain-int mirror of sdk__on read by the header's inline fast path;
+ *   written together with sdk__on (tl_init/tl_shutdown).
  * - per thread: the current-span stack and the id generator.
  */
 /* Hidden: inside the shared library these are reached without the GOT, which
@@ -212,7 +214,7 @@ struct sdk_state {
 extern SDK_HIDDEN atomic_int sdk__on;
 extern SDK_HIDDEN pthread_mutex_t sdk__mu;
 extern SDK_HIDDEN struct sdk_state *sdk__state;
-extern SDK_HIDDEN struct tl_span_handle sdk__noop;
+/* tl__noop_span and tl__on are declared (exported) in tracelamp.h for its inline fast path. */
 
 #define SDK_STACK_DEPTH 64
 struct sdk_stack {

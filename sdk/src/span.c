@@ -313,7 +313,7 @@ void sdk__handle_ref(struct tl_span_handle *h)
 
 void sdk__handle_unref(struct tl_span_handle *h)
 {
-	if (!h || h == &sdk__noop)
+	if (!h || h == &tl__noop_span)
 		return;
 	if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
 		return;
@@ -352,7 +352,7 @@ static struct tl_span_handle *start(const char *name, int kind, const struct tl_
 	if (!(st = sdk__state)) {
 		pthread_mutex_unlock(&sdk__mu);
 		sdk__run_unref(run);
-		return &sdk__noop;
+		return &tl__noop_span;
 	}
 	sampler = st->cfg.sampler;
 	ratio = st->cfg.ratio;
@@ -365,7 +365,7 @@ static struct tl_span_handle *start(const char *name, int kind, const struct tl_
 
 	if (!(h = calloc(1, sizeof *h))) {
 		sdk__run_unref(run);
-		return &sdk__noop;
+		return &tl__noop_span;
 	}
 	atomic_init(&h->refs, 1);
 	pthread_mutex_init(&h->mu, NULL);
@@ -439,13 +439,13 @@ static __attribute__((noinline)) struct tl_span_handle *start_child(const char *
 	return start(name, kind, &pctx, run);
 }
 
-TL_EXPORT struct tl_span_handle *tl_span_start(const char *name, int kind, struct tl_span_handle *parent)
+TL_EXPORT struct tl_span_handle *tl__span_start(const char *name, int kind, struct tl_span_handle *parent)
 {
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
-		return &sdk__noop;
+		return &tl__noop_span;
 	if (!parent && sdk__stack.n)
 		parent = sdk__stack.items[sdk__stack.n - 1];
-	if (!parent || parent == &sdk__noop)
+	if (!parent || parent == &tl__noop_span)
 		return start(name, kind, NULL, sdk__run_current()); /* a root: the process-wide run */
 	return start_child(name, kind, parent);
 }
@@ -454,7 +454,7 @@ TL_EXPORT struct tl_span_handle *tl_span_start(const char *name, int kind, struc
 TL_EXPORT struct tl_span_handle *tl_span_start_ctx(const char *name, int kind, const struct tl_span_context *parent)
 {
 	if (!atomic_load_explicit(&sdk__on, memory_order_relaxed))
-		return &sdk__noop;
+		return &tl__noop_span;
 	if (parent && (tl_is_zero(parent->trace_id, 16) || tl_is_zero(parent->span_id, 8)))
 		parent = NULL;
 	return start(name, kind, parent, sdk__run_current());
@@ -466,7 +466,7 @@ TL_EXPORT int tl_span_set_run(struct tl_span_handle *s, const char *tenant, cons
 	struct sdk_run *run = NULL, *old = NULL;
 	int rc = 0;
 
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	/* Built before taking the lock: the allocation is not done under it. */
 	if (run_id && *run_id && !(run = sdk__run_create(tenant, run_id, step, agent_instance)))
@@ -496,10 +496,10 @@ out:
 	return rc;
 }
 
-TL_EXPORT void tl_span_end(struct tl_span_handle *s)
+TL_EXPORT void tl__span_end(struct tl_span_handle *s)
 {
 	struct sdk_rec *r;
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return;
 	pthread_mutex_lock(&s->mu);
 	if (s->ended) {
@@ -526,7 +526,7 @@ TL_EXPORT void tl_span_end(struct tl_span_handle *s)
 TL_EXPORT int tl_span_is_recording(const struct tl_span_handle *s)
 {
 	int rec;
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return 0;
 	pthread_mutex_lock((pthread_mutex_t *)&s->mu);
 	rec = s->rec != NULL;
@@ -538,7 +538,7 @@ TL_EXPORT int tl_span_get_context(const struct tl_span_handle *s, struct tl_span
 {
 	if (!out)
 		return TL_SDK_EINVAL;
-	if (!s || s == &sdk__noop) {
+	if (!s || s == &tl__noop_span) {
 		memset(out, 0, sizeof *out);
 		return TL_SDK_EDISABLED;
 	}
@@ -551,7 +551,7 @@ TL_EXPORT int tl_span_get_context(const struct tl_span_handle *s, struct tl_span
 static struct sdk_rec *lock_rec(struct tl_span_handle *s, int *rc)
 {
 	*rc = TL_SDK_EDISABLED;
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return NULL;
 	pthread_mutex_lock(&s->mu);
 	*rc = 0;
@@ -566,7 +566,7 @@ TL_EXPORT int tl_span_set_name(struct tl_span_handle *s, const char *name)
 {
 	struct sdk_rec *r;
 	int rc = 0;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!(r = lock_rec(s, &rc)))
 		return rc;
@@ -581,7 +581,7 @@ TL_EXPORT int tl_span_set_attr(struct tl_span_handle *s, const struct tl_attribu
 {
 	struct sdk_rec *r;
 	int rc;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!a)
 		return TL_SDK_EINVAL;
@@ -596,7 +596,7 @@ TL_EXPORT int tl_span_set_attr(struct tl_span_handle *s, const struct tl_attribu
  * one compare. */
 TL_EXPORT int tl_span_set_str(struct tl_span_handle *s, const char *key, const char *value)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	struct tl_attribute a = {.key = key, .type = TL_ATTR_STR, .v.s = value};
 	return tl_span_set_attr(s, &a);
@@ -604,7 +604,7 @@ TL_EXPORT int tl_span_set_str(struct tl_span_handle *s, const char *key, const c
 
 TL_EXPORT int tl_span_set_int(struct tl_span_handle *s, const char *key, int64_t value)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	struct tl_attribute a = {.key = key, .type = TL_ATTR_INT, .v.i = value};
 	return tl_span_set_attr(s, &a);
@@ -612,7 +612,7 @@ TL_EXPORT int tl_span_set_int(struct tl_span_handle *s, const char *key, int64_t
 
 TL_EXPORT int tl_span_set_double(struct tl_span_handle *s, const char *key, double value)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	struct tl_attribute a = {.key = key, .type = TL_ATTR_DOUBLE, .v.d = value};
 	return tl_span_set_attr(s, &a);
@@ -620,7 +620,7 @@ TL_EXPORT int tl_span_set_double(struct tl_span_handle *s, const char *key, doub
 
 TL_EXPORT int tl_span_set_bool(struct tl_span_handle *s, const char *key, int value)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	struct tl_attribute a = {.key = key, .type = TL_ATTR_BOOL, .v.b = value};
 	return tl_span_set_attr(s, &a);
@@ -628,7 +628,7 @@ TL_EXPORT int tl_span_set_bool(struct tl_span_handle *s, const char *key, int va
 
 TL_EXPORT int tl_span_set_bytes(struct tl_span_handle *s, const char *key, const void *data, size_t n)
 {
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	struct tl_attribute a = {.key = key, .type = TL_ATTR_BYTES, .v.bytes = {data, n}};
 	return tl_span_set_attr(s, &a);
@@ -639,7 +639,7 @@ static int set_array(struct tl_span_handle *s, const char *key, int type, const 
 {
 	struct tl_attribute stack[16], *items = stack;
 	int rc;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (n && !values)
 		return TL_SDK_EINVAL;
@@ -694,7 +694,7 @@ TL_EXPORT int tl_span_add_event(struct tl_span_handle *s, const char *name, cons
 {
 	struct sdk_rec *r;
 	int rc = 0;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!(r = lock_rec(s, &rc)))
 		return rc;
@@ -725,7 +725,7 @@ TL_EXPORT int tl_span_add_link(struct tl_span_handle *s, const struct tl_span_co
 {
 	struct sdk_rec *r;
 	int rc = 0;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!ctx || tl_is_zero(ctx->trace_id, 16) || tl_is_zero(ctx->span_id, 8))
 		return TL_SDK_EINVAL;
@@ -762,7 +762,7 @@ TL_EXPORT int tl_span_set_status(struct tl_span_handle *s, int code, const char 
 {
 	struct sdk_rec *r;
 	int rc = 0;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (code < TL_SPAN_STATUS_UNSET || code > TL_SPAN_STATUS_ERROR)
 		return TL_SDK_EINVAL;
@@ -779,7 +779,7 @@ TL_EXPORT int tl_span_set_status(struct tl_span_handle *s, int code, const char 
 TL_EXPORT int tl_span_record_error(struct tl_span_handle *s, const char *error_type, const char *message)
 {
 	int rc;
-	if (s == &sdk__noop)
+	if (s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if ((rc = tl_span_set_status(s, TL_SPAN_STATUS_ERROR, message)))
 		return rc;
@@ -790,7 +790,7 @@ TL_EXPORT int tl_span_record_error(struct tl_span_handle *s, const char *error_t
 
 TL_EXPORT int tl_span_make_current(struct tl_span_handle *s)
 {
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (sdk__stack.n >= SDK_STACK_DEPTH)
 		return TL_SDK_EFULL;
@@ -801,7 +801,7 @@ TL_EXPORT int tl_span_make_current(struct tl_span_handle *s)
 
 TL_EXPORT int tl_span_pop_current(struct tl_span_handle *s)
 {
-	if (!s || s == &sdk__noop)
+	if (!s || s == &tl__noop_span)
 		return TL_SDK_EDISABLED;
 	if (!sdk__stack.n || sdk__stack.items[sdk__stack.n - 1] != s)
 		return TL_SDK_EINVAL;

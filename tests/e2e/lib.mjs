@@ -21,7 +21,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export async function startDaemon() {
 	const dataDir = mkdtempSync(join(tmpdir(), 'tracelamp-e2e-'));
-	const proc = spawn(BIN, ['serve', '--server.http_addr=127.0.0.1:0', '--server.otlp_http_addr=127.0.0.1:0'], {
+	const proc = spawn(BIN, ['serve', '--server.http_addr=127.0.0.1:0', '--server.otlp_http_addr=127.0.0.1:0', '--server.otlp_grpc_addr=127.0.0.1:0'], {
 		// The daemon rejects unknown TRACELAMP_* variables: pass none of the test's own.
 		env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TRACELAMP_'))), TRACELAMP_DATA_DIR: dataDir },
 		stdio: ['ignore', 'pipe', 'pipe'],

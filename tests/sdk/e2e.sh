@@ -19,7 +19,7 @@ tmp=$(mktemp -d)
 cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-"$BIN" serve --server.http_addr=127.0.0.1:0 --server.otlp_http_addr=127.0.0.1:0 \
+"$BIN" serve --server.http_addr=127.0.0.1:0 --server.otlp_http_addr=127.0.0.1:0 --server.otlp_grpc_addr=127.0.0.1:0 \
 	--store.data_dir="$tmp/data" 2>"$tmp/serve.log" &
 pid=$!
 for _ in $(seq 1 100); do

@@ -1193,7 +1193,7 @@ TEST(span_set_run_rules)
 	sdk__config_cleanup(&c);
 	tl_trace_id_for_run(NULL, "run-x", tid_x);
 	tl_trace_id_for_run("p", "proc", tid_p);
-	CHECK_EQ_INT(tl_span_set_run(&sdk__noop, "t", "r", 0, NULL), TL_SDK_EDISABLED);
+	CHECK_EQ_INT(tl_span_set_run(&tl__noop_span, "t", "r", 0, NULL), TL_SDK_EDISABLED);
 	CHECK_EQ_INT(tl_span_set_run(NULL, "t", "r", 0, NULL), TL_SDK_EDISABLED);
 
 	/* A root in the process-wide run moves to the explicit run: attributes
