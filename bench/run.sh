@@ -8,7 +8,7 @@
 # Environment:
 #   BENCH_SPANS=5000000   spans stored before the query bench (default 5M)
 #   BENCH_QUICK=1         a quick run: 5 s ingest, 300k spans, 200 queries
-#   BENCH_CONNS=4         sender connections
+#   BENCH_CONNS=8         sender connections
 #   BENCH_SECONDS=20      duration of the measured ingest run
 #   BENCH_NO_RECORD=1     print the figures but do not touch RESULTS.md
 set -euo pipefail
@@ -17,7 +17,7 @@ root=$PWD
 BIN=${TRACELAMP_BIN:-$root/build/tracelamp}
 RESULTS=$root/bench/RESULTS.md
 
-CONNS=${BENCH_CONNS:-4}
+CONNS=${BENCH_CONNS:-8}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	SECONDS_INGEST=${BENCH_SECONDS:-5}
 	TARGET_SPANS=${BENCH_SPANS:-300000}
