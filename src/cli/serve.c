@@ -140,6 +140,7 @@ static void on_ready(void *arg)
 	fprintf(stderr, "tracelamp: OTLP/HTTP on http://%s/v1/{traces,metrics,logs}, API on http://%s/api/v1, metrics on http://%s/metrics\n",
 		o, h, h);
 	fprintf(stderr, "tracelamp: OTLP/gRPC on %s (h2c)\n", server_grpc_bound(d->server));
+	fprintf(stderr, "tracelamp: web UI on http://%s/\n", h);
 	fprintf(stderr, "tracelamp: data in %s\n", d->cfg.data_dir);
 	if (d->gateway) {
 		fprintf(stderr, "tracelamp: LLM gateway on http://%s\n", gateway_bound(d->gateway));
