@@ -47,6 +47,10 @@ for _ in $(seq 200); do grep -q 'gateway=' "$work/serve.log" 2>/dev/null && brea
 gw=$(sed -n 's/.*gateway=\([0-9.:]*\).*/\1/p' "$work/serve.log")
 [ -n "$gw" ] || { echo "gateway.sh: daemon did not start"; cat "$work/serve.log"; exit 1; }
 
+# Warm-up, not measured: connection pools fill, and the daemon's one-off work on a
+# new database (training the chunk compression dictionary) happens here.
+"$bin" bench-gateway --direct="http://127.0.0.1:$fport" --gateway="http://$gw" --key=bench-key \
+  --rate="$rate" --duration=3 --connections=64 > /dev/null 2>&1 || true
 echo "== gateway overhead, non-streaming chat completions at $rate req/s for ${dur}s (${GW_FAKE:-c} fake upstream, loopback)"
 "$bin" bench-gateway --direct="http://127.0.0.1:$fport" --gateway="http://$gw" --key=bench-key \
   --rate="$rate" --duration="$dur" --connections=64

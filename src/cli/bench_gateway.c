@@ -1,18 +1,22 @@
 /*
  * bench_gateway.c - `tracelamp bench-gateway`: what the gateway adds. Sends the
- * same chat completions at a fixed rate to an upstream directly and then
- * through the gateway (libcurl multi, keep-alive connections, one thread) and
- * reports, for each, requests/s and latency p50/p99, and the difference. With
+ * same chat completions at a fixed rate to an upstream directly and through
+ * the gateway, in alternating half-second rounds (libcurl multi, keep-alive
+ * connections, one thread), and reports, for each, requests/s and latency
+ * p50/p99, the difference, and how busy the machine was (CPU use and time
+ * stolen by the hypervisor, which decide the tails on a small VM). With
  * --stream it also measures how late each streamed chunk arrives relative to
  * the first one, so the added delay per chunk can be compared.
  *
  * `tracelamp bench-gateway --fake-upstream [--port=N]` is the upstream of the
  * bench: a minimal OpenAI chat completions server (JSON, or SSE with 9 events
- * 2 ms apart and a usage chunk) in C, so the numbers are not a JavaScript
- * runtime's garbage collector. The wire format is the same as
- * tests/integration/fake_upstream.mjs; the tests use that one.
+ * 2 ms apart, the usage chunk right after the last content chunk) in C, so the
+ * numbers are not a JavaScript runtime's garbage collector. The wire format is
+ * the same as tests/integration/fake_upstream.mjs; the tests use that one.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 
 #include <curl/curl.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -90,25 +95,31 @@ static void record(struct run *r, struct slot *sl, uint64_t end)
 	r->n++;
 }
 
-static int run_load(struct run *r, const char *base, const char *key, const char *body, double rate,
-		    double seconds, int conns)
-{
-	CURLM *m = curl_multi_init();
-	struct slot *slots = calloc((size_t)conns, sizeof *slots);
+/* One target (direct or gateway): its multi handle and keep-alive connections,
+ * kept across rounds. */
+struct path {
+	CURLM *m;
+	struct slot *slots;
+	int conns;
 	char url[1024], auth[512];
-	uint64_t t0, end, next, interval = (uint64_t)(1e9 / rate);
-	int running = 0, busy = 0;
-	if (!m || !slots)
+};
+
+static void path_open(struct path *p, const char *base, const char *key, const char *body, int conns)
+{
+	p->m = curl_multi_init();
+	p->slots = calloc((size_t)conns, sizeof *p->slots);
+	p->conns = conns;
+	if (!p->m || !p->slots)
 		abort();
-	snprintf(url, sizeof url, "%s/v1/chat/completions", base);
-	snprintf(auth, sizeof auth, "Authorization: Bearer %s", key ? key : "none");
+	snprintf(p->url, sizeof p->url, "%s/v1/chat/completions", base);
+	snprintf(p->auth, sizeof p->auth, "Authorization: Bearer %s", key ? key : "none");
 	for (int i = 0; i < conns; i++) {
-		struct slot *s = &slots[i];
+		struct slot *s = &p->slots[i];
 		s->easy = curl_easy_init();
 		s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-		s->hdrs = curl_slist_append(s->hdrs, auth);
+		s->hdrs = curl_slist_append(s->hdrs, p->auth);
 		s->hdrs = curl_slist_append(s->hdrs, "Expect:");
-		curl_easy_setopt(s->easy, CURLOPT_URL, url);
+		curl_easy_setopt(s->easy, CURLOPT_URL, p->url);
 		curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
 		curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_data);
@@ -118,7 +129,29 @@ static int run_load(struct run *r, const char *base, const char *key, const char
 		curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 30000L);
 	}
-	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)conns);
+	curl_multi_setopt(p->m, CURLMOPT_MAXCONNECTS, (long)conns);
+}
+
+static void path_close(struct path *p)
+{
+	for (int i = 0; i < p->conns; i++) {
+		curl_easy_cleanup(p->slots[i].easy);
+		curl_slist_free_all(p->slots[i].hdrs);
+	}
+	free(p->slots);
+	curl_multi_cleanup(p->m);
+}
+
+/* Sends at `rate` for `seconds` on p (at most p->conns in flight; a send with
+ * no free connection is counted as skipped), waits for the last replies and
+ * adds the results to r. */
+static void run_load(struct run *r, struct path *p, double rate, double seconds)
+{
+	CURLM *m = p->m;
+	struct slot *slots = p->slots;
+	int conns = p->conns;
+	uint64_t t0, end, next, interval = (uint64_t)(1e9 / rate);
+	int running = 0, busy = 0;
 	t0 = tl_mono_nano();
 	end = t0 + (uint64_t)(seconds * 1e9);
 	next = t0;
@@ -164,19 +197,40 @@ static int run_load(struct run *r, const char *base, const char *key, const char
 			s->busy = 0;
 			busy--;
 		}
+		/* Sleep until a socket is ready or the next send is due, rounded up
+		 * to the next millisecond: rounding down made the wait 0 at 1000 req/s,
+		 * and the client spun on a whole CPU, which on a 2-CPU machine left
+		 * the upstream, the gateway and the store to share the other one.
+		 * Latency is timed from the actual send, so a late send does not
+		 * count against either path. */
 		now = tl_mono_nano();
-		int wait_ms = next > now ? (int)((next - now) / 1000000) : 0;
-		if (busy || wait_ms)
-			curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+		uint64_t due = next < end ? next : busy ? now + 1000000000ull : end;
+		if (due > now)
+			curl_multi_poll(m, NULL, 0, (int)((due - now + 999999) / 1000000), NULL);
 	}
-	r->seconds = (double)(tl_mono_nano() - t0) / 1e9;
-	for (int i = 0; i < conns; i++) {
-		curl_easy_cleanup(slots[i].easy);
-		curl_slist_free_all(slots[i].hdrs);
+	r->seconds += (double)(tl_mono_nano() - t0) / 1e9;
+}
+
+/* CPU time from /proc/stat (jiffies): all, idle+iowait, steal. Zeros when unreadable. */
+struct cpu_sample {
+	unsigned long long total, idle, steal;
+};
+
+static void cpu_read(struct cpu_sample *c)
+{
+	unsigned long long v[10] = {0};
+	FILE *f = fopen("/proc/stat", "r");
+	memset(c, 0, sizeof *c);
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+		   &v[5], &v[6], &v[7], &v[8], &v[9]) >= 8) {
+		for (int i = 0; i < 8; i++)
+			c->total += v[i];
+		c->idle = v[3] + v[4];
+		c->steal = v[7];
 	}
-	free(slots);
-	curl_multi_cleanup(m);
-	return 0;
+	fclose(f);
 }
 
 /* ---- the fake upstream ------------------------------------------------------- */
@@ -208,9 +262,13 @@ static void fake_tick(evutil_socket_t fd, short what, void *arg)
 				    "1700000000,\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"delta\":"
 				    "{\"content\":\"%s\"},\"finish_reason\":%s}]%s}\n\n",
 				    pieces[fs->sent], fs->sent == 7 ? "\"stop\"" : "null", fs->usage ? ",\"usage\":null" : "");
-	} else if (fs->sent == 8 && fs->usage) {
-		evbuffer_add_printf(b, "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\",\"choices\""
-				       ":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":20,\"total_tokens\":70}}\n\n");
+		/* Like OpenAI, the usage chunk follows the last choice chunk at once:
+		 * a tick of its own would make every stream through the gateway (which
+		 * asks for usage) one tick longer than the same stream sent direct. */
+		if (fs->sent == 7 && fs->usage)
+			evbuffer_add_printf(b, "data: {\"id\":\"chatcmpl-bench\",\"object\":\"chat.completion.chunk\","
+					       "\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":20,"
+					       "\"total_tokens\":70}}\n\n");
 	} else {
 		evbuffer_add_printf(b, "data: [DONE]\n\n");
 		evhttp_send_reply_chunk(fs->req, b);
@@ -234,6 +292,14 @@ static void fake_handle(struct evhttp_request *req, void *arg)
 	size_t n = evbuffer_get_length(in);
 	const char *body = n ? (const char *)evbuffer_pullup(in, -1) : "";
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	if (fd >= 0) {
+		/* Small SSE events 2 ms apart: without this, Nagle holds each one
+		 * until the client's (delayed) ACK of the previous. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	if (n && memmem(body, n, "\"stream\":true", 13)) {
 		struct fake_stream *fs = calloc(1, sizeof *fs);
 		if (!fs)
@@ -305,7 +371,7 @@ int cli_bench_gateway(int argc, char **argv)
 	int stream = !strcmp(opt(argc, argv, "--stream", "false"), "true");
 	char body[512];
 	struct run runs[2];
-	double p50[2], p99[2], c50[2], c99[2], f50[2];
+	double p50[2], p99[2], c50[2], c99[2], f50[2], steal = -1, busy = -1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--fake-upstream"))
@@ -313,8 +379,8 @@ int cli_bench_gateway(int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			printf("usage: tracelamp bench-gateway --direct=URL --gateway=URL [--key=K] [--rate=1000]\n"
 			       "         [--duration=5] [--connections=64] [--stream=true] [--model=gpt-4o-mini]\n"
-			       "Runs the same load against the upstream directly, then through the gateway,\n"
-			       "and prints the latency the gateway adds.\n"
+			       "Runs the same load against the upstream directly and through the gateway, in\n"
+			       "alternating half-second rounds, and prints the latency the gateway adds.\n"
 			       "       tracelamp bench-gateway --fake-upstream [--port=N]\n"
 			       "Serves canned OpenAI chat completions (JSON and SSE) for the bench.\n");
 			return 0;
@@ -331,15 +397,38 @@ int cli_bench_gateway(int argc, char **argv)
 	memset(runs, 0, sizeof runs);
 	runs[0].label = "direct";
 	runs[1].label = "gateway";
-	/* A short warm-up of each path opens the connections. */
-	for (int i = 0; i < 2; i++) {
-		struct run w;
-		memset(&w, 0, sizeof w);
-		run_load(&w, i ? gw : direct, key, body, rate, secs < 1 ? secs : 1, conns);
-		free(w.lat);
-		free(w.per_chunk);
-		free(w.ttfb);
-		run_load(&runs[i], i ? gw : direct, key, body, rate, secs, conns);
+	/* A short warm-up of each path opens the connections; then the two paths
+	 * take turns in rounds of half a second (the first to go alternates), so
+	 * that a burst of other work on the machine hits both alike instead of
+	 * whichever one was running at the time. */
+	{
+		struct path paths[2];
+		struct cpu_sample c0, c1;
+		int rounds = secs >= 1 ? (int)(secs / 0.5 + 0.5) : 1;
+		path_open(&paths[0], direct, key, body, conns);
+		path_open(&paths[1], gw, key, body, conns);
+		for (int i = 0; i < 2; i++) {
+			struct run w;
+			memset(&w, 0, sizeof w);
+			run_load(&w, &paths[i], rate, secs < 1 ? secs : 1);
+			free(w.lat);
+			free(w.per_chunk);
+			free(w.ttfb);
+		}
+		cpu_read(&c0);
+		for (int k = 0; k < rounds; k++)
+			for (int j = 0; j < 2; j++) {
+				int i = (j + k) % 2;
+				run_load(&runs[i], &paths[i], rate, secs / rounds);
+			}
+		cpu_read(&c1);
+		path_close(&paths[0]);
+		path_close(&paths[1]);
+		if (c1.total > c0.total) {
+			double all = (double)(c1.total - c0.total);
+			steal = 100.0 * (double)(c1.steal - c0.steal) / all;
+			busy = 100.0 * (1.0 - (double)(c1.idle - c0.idle) / all) - steal;
+		}
 	}
 	printf("%-8s %9s %8s %8s %9s %9s %7s %7s", "path", "req/s", "p50_ms", "p99_ms", "errors", "skipped", "", "");
 	printf(stream ? " %10s %10s %10s\n" : "\n", "ttfb_p50", "chunk_p50", "chunk_p99");
@@ -362,6 +451,12 @@ int cli_bench_gateway(int argc, char **argv)
 	if (stream)
 		printf(", time to first chunk p50 %.3f ms, per chunk p50 %.3f ms, p99 %.3f ms\n", f50[1] - f50[0],
 		       c50[1] - c50[0], c99[1] - c99[0]);
+	if (steal >= 0) {
+		/* The added latency is only meaningful on a machine with CPU to spare:
+		 * say what the machine was doing (this bench's own processes included). */
+		printf("machine during the run: CPU busy %.0f%%, stolen by the hypervisor %.1f%%%s\n", busy, steal,
+		       steal > 5 || busy > 85 ? " (contended: tails reflect the machine, not the gateway)" : "");
+	}
 	for (int i = 0; i < 2; i++) {
 		free(runs[i].lat);
 		free(runs[i].per_chunk);

@@ -170,6 +170,7 @@ int gateway_exporter_create(const struct gateway_traces *t, struct gateway_expor
 		free(e);
 		return TL_EIO;
 	}
+	pthread_setname_np(e->thread, "tl-gw-export");
 	*out = e;
 	return 0;
 }
@@ -295,6 +296,7 @@ int gateway_async_create(struct gateway_sink inner, const struct tl_price_table 
 		free(a);
 		return TL_EIO;
 	}
+	pthread_setname_np(a->thread, "tl-gw-spans");
 	*out = a;
 	return 0;
 }

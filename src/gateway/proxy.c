@@ -1065,6 +1065,8 @@ int gateway_start(struct gateway *g)
 {
 	if (pthread_create(&g->thread, NULL, loop_main, g))
 		return TL_EIO;
+	/* Named so that top -H, perf sched and gdb tell it from the store's threads. */
+	pthread_setname_np(g->thread, "tl-gateway");
 	g->started = 1;
 	return 0;
 }
