@@ -41,7 +41,7 @@ gateway:
         - {name: fake, api: openai, base_url: "http://127.0.0.1:$fport"}
 YAML
 GW_BENCH_KEY=bench-key "$bin" serve --config="$work/tracelamp.yaml" --server.http_addr=127.0.0.1:0 \
-  --server.otlp_http_addr=127.0.0.1:0 --store.data_dir="$work/data" --log.level=warn > "$work/serve.log" 2>&1 &
+  --server.otlp_http_addr=127.0.0.1:0 --server.otlp_grpc_addr=127.0.0.1:0 --store.data_dir="$work/data" --log.level=warn > "$work/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 200); do grep -q 'gateway=' "$work/serve.log" 2>/dev/null && break; sleep 0.05; done
 gw=$(sed -n 's/.*gateway=\([0-9.:]*\).*/\1/p' "$work/serve.log")
