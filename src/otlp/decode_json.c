@@ -517,138 +517,22 @@ static int dec_span(struct otlp__dec *d, const json_t *v, struct tl_span *s)
 	return 0;
 }
 
-/* ---- envelopes ----------------------------------------------------------------- */
+/* ---- envelope ------------------------------------------------------------------ */
 
-/* The array at obj[key], or NULL when absent or not an array (type errors are
- * reported by the real pass). */
-static const json_t *arr_or_null(const json_t *obj, const char *key)
+static int span_item(struct otlp__dec *d, const json_t *v, size_t slot, const struct tl_resource *res,
+		     const struct tl_scope *sc, void *ctx)
 {
-	const json_t *a = json_is_object(obj) ? jget(obj, key) : NULL;
-	return a && json_is_array(a) ? a : NULL;
-}
-
-static void prescan(const json_t *rss, size_t *n_res, size_t *n_scopes, size_t *n_spans)
-{
-	*n_res = *n_scopes = *n_spans = 0;
-	if (!rss)
-		return;
-	*n_res = json_array_size(rss);
-	for (size_t i = 0; i < *n_res; i++) {
-		const json_t *sss = arr_or_null(json_array_get(rss, i), "scopeSpans");
-		size_t ns = sss ? json_array_size(sss) : 0;
-		*n_scopes += ns;
-		for (size_t j = 0; j < ns; j++) {
-			const json_t *sp = arr_or_null(json_array_get(sss, j), "spans");
-			*n_spans += sp ? json_array_size(sp) : 0;
-		}
-	}
-}
-
-static int dec_scope_spans(struct otlp__dec *d, const json_t *v, struct tl_batch *b, size_t *n_spans,
-			   const struct tl_resource *res, struct tl_scope *sc)
-{
-	const json_t *x, *spans;
-	int rc;
-	if (!json_is_object(v))
-		return otlp__fail(d, TL_EJSON, ": expected an object");
-	if ((x = jget(v, "scope")) && (rc = dec_scope(d, x, sc))) {
-		otlp__prefix(d, "scope");
-		return rc;
-	}
-	if ((rc = get_str(d, v, "schemaUrl", &sc->schema_url)))
-		return rc;
-	if (!(spans = jget(v, "spans")))
-		return 0;
-	if (!json_is_array(spans))
-		return type_fail(d, "spans", "an array");
-	for (size_t k = 0; k < json_array_size(spans); k++) {
-		struct tl_span *s;
-		if (*n_spans >= b->n_spans)
-			return otlp__fail(d, TL_EINVAL, "spans: internal count mismatch");
-		s = &b->spans[(*n_spans)++];
-		s->resource = res;
-		s->scope = sc;
-		if ((rc = dec_span(d, json_array_get(spans, k), s))) {
-			otlp__prefix(d, "spans[%zu]", k);
-			return rc;
-		}
-	}
-	return 0;
-}
-
-static int dec_resource_spans(struct otlp__dec *d, const json_t *v, struct tl_batch *b, size_t *n_scopes,
-			      size_t *n_spans, struct tl_resource *res)
-{
-	const json_t *x, *sss;
-	int rc;
-	if (!json_is_object(v))
-		return otlp__fail(d, TL_EJSON, ": expected an object");
-	if ((x = jget(v, "resource")) && (rc = dec_resource(d, x, res))) {
-		otlp__prefix(d, "resource");
-		return rc;
-	}
-	if ((rc = get_str(d, v, "schemaUrl", &res->schema_url)))
-		return rc;
-	if (!(sss = jget(v, "scopeSpans")))
-		return 0;
-	if (!json_is_array(sss))
-		return type_fail(d, "scopeSpans", "an array");
-	for (size_t k = 0; k < json_array_size(sss); k++) {
-		if (*n_scopes >= b->n_scopes)
-			return otlp__fail(d, TL_EINVAL, "scopeSpans: internal count mismatch");
-		if ((rc = dec_scope_spans(d, json_array_get(sss, k), b, n_spans, res, &b->scopes[(*n_scopes)++]))) {
-			otlp__prefix(d, "scopeSpans[%zu]", k);
-			return rc;
-		}
-	}
-	return 0;
+	struct tl_span *s = &((struct tl_batch *)ctx)->spans[slot];
+	s->resource = res;
+	s->scope = sc;
+	return dec_span(d, v, s);
 }
 
 int otlp_decode_traces_json(const void *data, size_t len, struct tl_arena *arena,
 			    const struct otlp_limits *lim, struct tl_batch *out, struct otlp_error *err)
 {
-	struct otlp__dec d;
-	json_error_t je;
-	json_t *root = NULL;
-	const json_t *rss = NULL;
-	size_t n_res, n_scopes, n_spans, used_scopes = 0, used_spans = 0;
-	int rc;
-	otlp__dec_init(&d, arena, lim, 0, err);
-	memset(out, 0, sizeof *out);
-	out->arena = arena;
-	out->tenant = TL_STR_LIT("default");
-	root = json_loadb(data ? data : "", data ? len : 0, JSON_ALLOW_NUL, &je);
-	if (!root) {
-		rc = otlp__fail(&d, TL_EJSON, ": invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		rc = otlp__fail(&d, TL_EJSON, ": expected an object");
-		goto out;
-	}
-	if ((rss = jget(root, "resourceSpans")) && !json_is_array(rss)) {
-		rc = type_fail(&d, "resourceSpans", "an array");
-		goto out;
-	}
-	prescan(rss, &n_res, &n_scopes, &n_spans);
-	if ((rc = otlp__batch_alloc(&d, out, n_res, n_scopes, n_spans)))
-		goto out;
-	for (size_t i = 0; i < n_res; i++) {
-		if ((rc = dec_resource_spans(&d, json_array_get(rss, i), out, &used_scopes, &used_spans, &out->resources[i]))) {
-			otlp__prefix(&d, "resourceSpans[%zu]", i);
-			goto out;
-		}
-	}
-	out->n_scopes = used_scopes;
-	out->n_spans = used_spans;
-	rc = 0;
-out:
-	if (rc) {
-		otlp__finish_error(&d);
-		out->n_spans = out->n_resources = out->n_scopes = 0;
-	}
-	json_decref(root);
-	return rc;
+	static const struct otlp__env env = {.names = {"resourceSpans", "scopeSpans", "spans"}, .js_item = span_item};
+	return otlp__decode_traces(data, len, arena, lim, 0, &env, out, err);
 }
 
 /* ---- helpers shared with the metrics and logs decoders (otlp_int.h) ---------- */

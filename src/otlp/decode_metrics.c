@@ -38,39 +38,33 @@ static int check_histogram(struct otlp__dec *d, const struct tl_metric_point *pt
 	return 0;
 }
 
-static int batch_alloc(struct otlp__dec *d, struct tl_metrics_batch *out, size_t n_res, size_t n_scopes,
-		       size_t n_metrics)
+/* Allocates the batch arrays for the envelope walk (otlp__env_alloc_fn). */
+static int env_alloc(struct otlp__dec *d, struct otlp__env *env, const size_t cnt[3])
 {
-	out->resources = otlp__alloc(d, n_res, sizeof *out->resources);
-	out->scopes = otlp__alloc(d, n_scopes, sizeof *out->scopes);
-	out->metrics = otlp__alloc(d, n_metrics, sizeof *out->metrics);
-	if ((n_res && !out->resources) || (n_scopes && !out->scopes) || (n_metrics && !out->metrics))
-		return otlp__fail(d, TL_ETOOBIG, ": over the decode memory limit (%zu metrics)", n_metrics);
-	out->n_resources = n_res;
-	out->n_scopes = n_scopes;
-	out->n_metrics = n_metrics;
-	return 0;
+	struct tl_metrics_batch *out = env->ctx;
+	void *items;
+	int rc = otlp__env_arrays(d, env, cnt, sizeof *out->metrics, "metrics", &items);
+	out->resources = env->resources;
+	out->scopes = env->scopes;
+	out->metrics = items;
+	return rc;
 }
 
-static void batch_start(struct otlp__dec *d, struct tl_arena *arena, const struct otlp_limits *lim,
-			struct otlp_error *err, struct tl_metrics_batch *out)
+/* The end of both decoders: counts filled on success, all cleared on error. */
+static void batch_finish(struct otlp__dec *d, int rc, const struct otlp__env *env, struct tl_metrics_batch *out)
 {
-	otlp__dec_init(d, arena, lim, 0, err);
-	memset(out, 0, sizeof *out);
-	out->arena = arena;
-	out->tenant = TL_STR_LIT("default");
-}
-
-static void batch_finish(struct otlp__dec *d, int rc, struct tl_metrics_batch *out)
-{
-	if (rc) {
-		otlp__finish_error(d);
-		out->n_metrics = out->n_resources = out->n_scopes = out->n_points = 0;
-		return;
-	}
+	otlp__env_finish(d, rc, env, &out->n_resources, &out->n_scopes, &out->n_metrics);
 	out->n_points = 0;
 	for (size_t i = 0; i < out->n_metrics; i++)
 		out->n_points += out->metrics[i].n_points;
+}
+
+static struct tl_metric *metric_slot(void *ctx, size_t slot, const struct tl_resource *res, const struct tl_scope *sc)
+{
+	struct tl_metric *m = &((struct tl_metrics_batch *)ctx)->metrics[slot];
+	m->resource = res;
+	m->scope = sc;
+	return m;
 }
 
 /* ==== protobuf ================================================================= */
@@ -507,164 +501,10 @@ static int dec_metric(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl
 	return rc < 0 ? otlp__pb_fail(d, rc) : 0;
 }
 
-struct fill {
-	struct tl_metrics_batch *b;
-	size_t n_res, n_scopes, n_metrics;
-};
-
-static int dec_scope_metrics(struct otlp__dec *d, const uint8_t *p, size_t n, struct fill *fl,
-			     const struct tl_resource *res)
+static int pb_item(struct otlp__dec *d, const uint8_t *p, size_t n, size_t slot, const struct tl_resource *res,
+		   const struct tl_scope *sc, void *ctx)
 {
-	struct pb_reader r;
-	struct pb_field f;
-	struct tl_scope *sc;
-	size_t k = 0;
-	int rc;
-	if (fl->n_scopes >= fl->b->n_scopes)
-		return otlp__fail(d, TL_EINVAL, ": internal count mismatch");
-	sc = &fl->b->scopes[fl->n_scopes++];
-	pb_reader_init(&r, p, n);
-	while ((rc = otlp__pb_next(&r, &f)) > 0) {
-		switch (f.num) {
-		case 1:
-			if ((rc = want_wire(d, &f, PB_LEN, "scope")))
-				return rc;
-			if ((rc = otlp__pb_scope(d, f.data, f.len, sc))) {
-				otlp__prefix(d, "scope");
-				return rc;
-			}
-			break;
-		case 2: {
-			struct tl_metric *m;
-			if ((rc = want_wire(d, &f, PB_LEN, "metrics")))
-				return rc;
-			if (fl->n_metrics >= fl->b->n_metrics)
-				return otlp__fail(d, TL_EINVAL, "metrics: internal count mismatch");
-			m = &fl->b->metrics[fl->n_metrics++];
-			m->resource = res;
-			m->scope = sc;
-			if ((rc = dec_metric(d, f.data, f.len, m))) {
-				otlp__prefix(d, "metrics[%zu]", k);
-				return rc;
-			}
-			k++;
-			break;
-		}
-		case 3:
-			if ((rc = otlp__pb_str(d, &f, "schemaUrl", &sc->schema_url)))
-				return rc;
-			break;
-		default:
-			break;
-		}
-	}
-	return rc < 0 ? otlp__pb_fail(d, rc) : 0;
-}
-
-static int dec_resource_metrics(struct otlp__dec *d, const uint8_t *p, size_t n, struct fill *fl)
-{
-	struct pb_reader r;
-	struct pb_field f;
-	struct tl_resource *res;
-	size_t k = 0;
-	int rc;
-	if (fl->n_res >= fl->b->n_resources)
-		return otlp__fail(d, TL_EINVAL, ": internal count mismatch");
-	res = &fl->b->resources[fl->n_res++];
-	pb_reader_init(&r, p, n);
-	while ((rc = otlp__pb_next(&r, &f)) > 0) {
-		switch (f.num) {
-		case 1:
-			if ((rc = want_wire(d, &f, PB_LEN, "resource")))
-				return rc;
-			if ((rc = otlp__pb_resource(d, f.data, f.len, res))) {
-				otlp__prefix(d, "resource");
-				return rc;
-			}
-			break;
-		case 2:
-			if ((rc = want_wire(d, &f, PB_LEN, "scopeMetrics")))
-				return rc;
-			if ((rc = dec_scope_metrics(d, f.data, f.len, fl, res))) {
-				otlp__prefix(d, "scopeMetrics[%zu]", k);
-				return rc;
-			}
-			k++;
-			break;
-		case 3:
-			if ((rc = otlp__pb_str(d, &f, "schemaUrl", &res->schema_url)))
-				return rc;
-			break;
-		default:
-			break;
-		}
-	}
-	return rc < 0 ? otlp__pb_fail(d, rc) : 0;
-}
-
-static void prescan_pb(const uint8_t *p, size_t n, size_t *n_res, size_t *n_scopes, size_t *n_metrics)
-{
-	struct pb_reader r1, r2, r3;
-	struct pb_field f1, f2, f3;
-	*n_res = *n_scopes = *n_metrics = 0;
-	pb_reader_init(&r1, p, n);
-	while (otlp__pb_next(&r1, &f1) > 0) {
-		if (f1.num != 1 || f1.wire != PB_LEN)
-			continue;
-		(*n_res)++;
-		pb_reader_init(&r2, f1.data, f1.len);
-		while (otlp__pb_next(&r2, &f2) > 0) {
-			if (f2.num != 2 || f2.wire != PB_LEN)
-				continue;
-			(*n_scopes)++;
-			pb_reader_init(&r3, f2.data, f2.len);
-			while (otlp__pb_next(&r3, &f3) > 0)
-				if (f3.num == 2 && f3.wire == PB_LEN)
-					(*n_metrics)++;
-		}
-	}
-}
-
-int otlp_decode_metrics_pb(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
-			   struct tl_metrics_batch *out, struct otlp_error *err)
-{
-	struct otlp__dec d;
-	struct pb_reader r;
-	struct pb_field f;
-	struct fill fl = {out, 0, 0, 0};
-	size_t n_res, n_scopes, n_metrics, k = 0;
-	int rc;
-	batch_start(&d, arena, lim, err, out);
-	if (!data && len) {
-		rc = otlp__fail(&d, TL_EINVAL, "request: no data");
-		goto out;
-	}
-	prescan_pb(data, len, &n_res, &n_scopes, &n_metrics);
-	if ((rc = batch_alloc(&d, out, n_res, n_scopes, n_metrics)))
-		goto out;
-	pb_reader_init(&r, data, len);
-	while ((rc = otlp__pb_next(&r, &f)) > 0) {
-		if (f.num != 1)
-			continue;
-		if ((rc = want_wire(&d, &f, PB_LEN, "resourceMetrics")))
-			goto out;
-		if ((rc = dec_resource_metrics(&d, f.data, f.len, &fl))) {
-			otlp__prefix(&d, "resourceMetrics[%zu]", k);
-			goto out;
-		}
-		k++;
-	}
-	if (rc < 0) {
-		rc = otlp__pb_fail(&d, rc);
-		goto out;
-	}
-	out->n_resources = fl.n_res;
-	out->n_scopes = fl.n_scopes;
-	out->n_metrics = fl.n_metrics;
-	rc = 0;
-out:
-	batch_finish(&d, rc, out);
-	return rc;
+	return dec_metric(d, p, n, metric_slot(ctx, slot, res, sc));
 }
 
 /* ==== JSON ====================================================================== */
@@ -913,81 +753,44 @@ static int js_metric(struct otlp__dec *d, const json_t *v, struct tl_metric *m)
 	return 0;
 }
 
-/* The array at obj[key], or NULL (type errors are reported by the real pass). */
-static const json_t *arr_or_null(const json_t *obj, const char *key)
+static int js_item(struct otlp__dec *d, const json_t *v, size_t slot, const struct tl_resource *res,
+		   const struct tl_scope *sc, void *ctx)
 {
-	const json_t *a = json_is_object(obj) ? otlp__js_get(obj, key) : NULL;
-	return a && json_is_array(a) ? a : NULL;
+	return js_metric(d, v, metric_slot(ctx, slot, res, sc));
+}
+
+
+/* Either encoding: context, empty batch, envelope walk, counts. */
+static int decode(int json, const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
+		  struct tl_metrics_batch *out, struct otlp_error *err)
+{
+	static const struct otlp__env proto = {.names = {"resourceMetrics", "scopeMetrics", "metrics"},
+					       .pb_item = pb_item,
+					       .js_item = js_item};
+	struct otlp__dec d;
+	struct otlp__env env = proto;
+	int rc;
+	otlp__dec_init(&d, arena, lim, 0, err);
+	memset(out, 0, sizeof *out);
+	out->arena = arena;
+	out->tenant = TL_STR_LIT("default");
+	env.ctx = out;
+	if (json)
+		rc = otlp__js_request(&d, data, len, &env, env_alloc);
+	else
+		rc = otlp__pb_request(&d, data, len, &env, env_alloc);
+	batch_finish(&d, rc, &env, out);
+	return rc;
+}
+
+int otlp_decode_metrics_pb(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
+			   struct tl_metrics_batch *out, struct otlp_error *err)
+{
+	return decode(0, data, len, arena, lim, out, err);
 }
 
 int otlp_decode_metrics_json(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
 			     struct tl_metrics_batch *out, struct otlp_error *err)
 {
-	struct otlp__dec d;
-	json_t *root = NULL;
-	const json_t *rms;
-	size_t n_res = 0, n_scopes = 0, n_metrics = 0, us = 0, um = 0;
-	int rc;
-	batch_start(&d, arena, lim, err, out);
-	if (!(root = otlp__js_load(&d, data, len))) {
-		rc = err->code;
-		goto out;
-	}
-	if (!(rms = js_array(&d, root, "resourceMetrics", &rc))) {
-		if (rc)
-			goto out;
-	} else {
-		n_res = json_array_size(rms);
-		for (size_t i = 0; i < n_res; i++) {
-			const json_t *sms = arr_or_null(json_array_get(rms, i), "scopeMetrics");
-			for (size_t j = 0; sms && j < json_array_size(sms); j++) {
-				const json_t *ms = arr_or_null(json_array_get(sms, j), "metrics");
-				n_scopes++;
-				n_metrics += ms ? json_array_size(ms) : 0;
-			}
-		}
-	}
-	if ((rc = batch_alloc(&d, out, n_res, n_scopes, n_metrics)))
-		goto out;
-	for (size_t i = 0; i < n_res; i++) {
-		const json_t *rm = json_array_get(rms, i), *x, *sms = NULL;
-		struct tl_resource *res = &out->resources[i];
-		rc = 0;
-		if (!json_is_object(rm))
-			rc = otlp__fail(&d, TL_EJSON, ": expected an object");
-		else if ((x = otlp__js_get(rm, "resource")) && (rc = otlp__js_resource(&d, x, res)))
-			otlp__prefix(&d, "resource");
-		else if (!(rc = otlp__js_str(&d, rm, "schemaUrl", &res->schema_url)))
-			sms = js_array(&d, rm, "scopeMetrics", &rc);
-		for (size_t j = 0; !rc && sms && j < json_array_size(sms); j++) {
-			const json_t *sm = json_array_get(sms, j), *ms = NULL;
-			struct tl_scope *sc = &out->scopes[us++];
-			if (!json_is_object(sm))
-				rc = otlp__fail(&d, TL_EJSON, ": expected an object");
-			else if ((x = otlp__js_get(sm, "scope")) && (rc = otlp__js_scope(&d, x, sc)))
-				otlp__prefix(&d, "scope");
-			else if (!(rc = otlp__js_str(&d, sm, "schemaUrl", &sc->schema_url)))
-				ms = js_array(&d, sm, "metrics", &rc);
-			for (size_t k = 0; !rc && ms && k < json_array_size(ms); k++) {
-				struct tl_metric *m = &out->metrics[um++];
-				m->resource = res;
-				m->scope = sc;
-				if ((rc = js_metric(&d, json_array_get(ms, k), m)))
-					otlp__prefix(&d, "metrics[%zu]", k);
-			}
-			if (rc)
-				otlp__prefix(&d, "scopeMetrics[%zu]", j);
-		}
-		if (rc) {
-			otlp__prefix(&d, "resourceMetrics[%zu]", i);
-			goto out;
-		}
-	}
-	out->n_scopes = us;
-	out->n_metrics = um;
-	rc = 0;
-out:
-	batch_finish(&d, rc, out);
-	json_decref(root);
-	return rc;
+	return decode(1, data, len, arena, lim, out, err);
 }

@@ -606,187 +606,29 @@ static int dec_span(struct otlp__dec *d, const uint8_t *p, size_t n, struct tl_s
 	return 0;
 }
 
-/* ---- envelopes -------------------------------------------------------------- */
+/* ---- envelope ------------------------------------------------------------------ */
 
-struct fill {
-	struct tl_batch *b;
-	size_t n_res, n_scopes, n_spans; /* slots used so far */
-};
-
-static int dec_scope_spans(struct otlp__dec *d, const uint8_t *p, size_t n, struct fill *fl,
-			   const struct tl_resource *res)
+static int span_item(struct otlp__dec *d, const uint8_t *p, size_t n, size_t slot, const struct tl_resource *res,
+		     const struct tl_scope *sc, void *ctx)
 {
-	struct pb_reader r;
-	struct pb_field f;
-	struct tl_scope *sc;
-	size_t k = 0;
-	int rc;
-	if (fl->n_scopes >= fl->b->n_scopes)
-		return otlp__fail(d, TL_EINVAL, ": internal count mismatch");
-	sc = &fl->b->scopes[fl->n_scopes++];
-	pb_reader_init(&r, p, n);
-	while ((rc = otlp__pb_next(&r, &f)) > 0) {
-		switch (f.num) {
-		case 1:
-			if (f.wire != PB_LEN)
-				return wire_fail(d, "scope", f.wire);
-			if ((rc = dec_scope(d, f.data, f.len, sc))) {
-				otlp__prefix(d, "scope");
-				return rc;
-			}
-			break;
-		case 2: {
-			struct tl_span *s;
-			if (f.wire != PB_LEN)
-				return wire_fail(d, "spans", f.wire);
-			if (fl->n_spans >= fl->b->n_spans)
-				return otlp__fail(d, TL_EINVAL, "spans: internal count mismatch");
-			s = &fl->b->spans[fl->n_spans++];
-			s->resource = res;
-			s->scope = sc;
-			if ((rc = dec_span(d, f.data, f.len, s))) {
-				otlp__prefix(d, "spans[%zu]", k);
-				return rc;
-			}
-			k++;
-			break;
-		}
-		case 3:
-			if ((rc = get_str(d, &f, "schemaUrl", &sc->schema_url)))
-				return rc;
-			break;
-		default:
-			break;
-		}
-	}
-	return rc < 0 ? pb_fail(d, rc) : 0;
+	struct tl_span *s = &((struct tl_batch *)ctx)->spans[slot];
+	s->resource = res;
+	s->scope = sc;
+	return dec_span(d, p, n, s);
 }
 
-static int dec_resource_spans(struct otlp__dec *d, const uint8_t *p, size_t n, struct fill *fl)
-{
-	struct pb_reader r;
-	struct pb_field f;
-	struct tl_resource *res;
-	size_t k = 0;
-	int rc;
-	if (fl->n_res >= fl->b->n_resources)
-		return otlp__fail(d, TL_EINVAL, ": internal count mismatch");
-	res = &fl->b->resources[fl->n_res++];
-	pb_reader_init(&r, p, n);
-	while ((rc = otlp__pb_next(&r, &f)) > 0) {
-		switch (f.num) {
-		case 1:
-			if (f.wire != PB_LEN)
-				return wire_fail(d, "resource", f.wire);
-			if ((rc = dec_resource(d, f.data, f.len, res))) {
-				otlp__prefix(d, "resource");
-				return rc;
-			}
-			break;
-		case 2:
-			if (f.wire != PB_LEN)
-				return wire_fail(d, "scopeSpans", f.wire);
-			if ((rc = dec_scope_spans(d, f.data, f.len, fl, res))) {
-				otlp__prefix(d, "scopeSpans[%zu]", k);
-				return rc;
-			}
-			k++;
-			break;
-		case 3:
-			if ((rc = get_str(d, &f, "schemaUrl", &res->schema_url)))
-				return rc;
-			break;
-		default:
-			break;
-		}
-	}
-	return rc < 0 ? pb_fail(d, rc) : 0;
-}
-
-/* Counts resource spans, scope spans and spans, stopping quietly at bad input. */
-static void prescan(const uint8_t *p, size_t n, size_t *n_res, size_t *n_scopes, size_t *n_spans)
-{
-	struct pb_reader r1, r2, r3;
-	struct pb_field f1, f2, f3;
-	*n_res = *n_scopes = *n_spans = 0;
-	pb_reader_init(&r1, p, n);
-	while (otlp__pb_next(&r1, &f1) > 0) {
-		if (f1.num != 1 || f1.wire != PB_LEN)
-			continue;
-		(*n_res)++;
-		pb_reader_init(&r2, f1.data, f1.len);
-		while (otlp__pb_next(&r2, &f2) > 0) {
-			if (f2.num != 2 || f2.wire != PB_LEN)
-				continue;
-			(*n_scopes)++;
-			pb_reader_init(&r3, f2.data, f2.len);
-			while (otlp__pb_next(&r3, &f3) > 0)
-				if (f3.num == 2 && f3.wire == PB_LEN)
-					(*n_spans)++;
-		}
-	}
-}
-
-static int decode(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim,
-		  int ext, struct tl_batch *out, struct otlp_error *err)
-{
-	struct otlp__dec d;
-	struct pb_reader r;
-	struct pb_field f;
-	struct fill fl = {out, 0, 0, 0};
-	size_t n_res, n_scopes, n_spans, k = 0;
-	int rc;
-	otlp__dec_init(&d, arena, lim, ext, err);
-	memset(out, 0, sizeof *out);
-	out->arena = arena;
-	out->tenant = TL_STR_LIT("default");
-	if (!data && len)
-		return otlp__fail(&d, TL_EINVAL, "request: no data");
-	prescan(data, len, &n_res, &n_scopes, &n_spans);
-	if ((rc = otlp__batch_alloc(&d, out, n_res, n_scopes, n_spans)))
-		goto out;
-	pb_reader_init(&r, data, len);
-	while ((rc = otlp__pb_next(&r, &f)) > 0) {
-		if (f.num != 1)
-			continue;
-		if (f.wire != PB_LEN) {
-			rc = wire_fail(&d, "resourceSpans", f.wire);
-			goto out;
-		}
-		if ((rc = dec_resource_spans(&d, f.data, f.len, &fl))) {
-			otlp__prefix(&d, "resourceSpans[%zu]", k);
-			goto out;
-		}
-		k++;
-	}
-	if (rc < 0) {
-		rc = pb_fail(&d, rc);
-		goto out;
-	}
-	/* Slots the prescan counted but the real pass did not fill cannot occur on
-	 * success; trim anyway so a batch never exposes an unfilled span. */
-	out->n_resources = fl.n_res;
-	out->n_scopes = fl.n_scopes;
-	out->n_spans = fl.n_spans;
-	rc = 0;
-out:
-	if (rc) {
-		otlp__finish_error(&d);
-		out->n_spans = out->n_resources = out->n_scopes = 0;
-	}
-	return rc;
-}
+static const struct otlp__env ENV = {.names = {"resourceSpans", "scopeSpans", "spans"}, .pb_item = span_item};
 
 int otlp_decode_traces_pb(const void *data, size_t len, struct tl_arena *arena,
 			  const struct otlp_limits *lim, struct tl_batch *out, struct otlp_error *err)
 {
-	return decode(data, len, arena, lim, 0, out, err);
+	return otlp__decode_traces(data, len, arena, lim, 0, &ENV, out, err);
 }
 
 int otlp_decode_traces_pb_ext(const void *data, size_t len, struct tl_arena *arena,
 			      const struct otlp_limits *lim, struct tl_batch *out, struct otlp_error *err)
 {
-	return decode(data, len, arena, lim, 1, out, err);
+	return otlp__decode_traces(data, len, arena, lim, 1, &ENV, out, err);
 }
 
 /* ---- helpers shared with the metrics and logs decoders (otlp_int.h) ---------- */

@@ -147,4 +147,66 @@ int otlp__js_scope(struct otlp__dec *d, const struct json_t *v, struct tl_scope 
  * that is not an object. Returns owned (free with json_decref). */
 struct json_t *otlp__js_load(struct otlp__dec *d, const void *data, size_t len);
 
+/* ---- the request envelope shared by the signals (envelope.c) --------------- */
+
+/*
+ * Export<X>ServiceRequest { repeated Resource<X> = 1 { resource = 1, repeated
+ * Scope<X> = 2 { scope = 1, repeated <item> = 2, schemaUrl = 3 }, schemaUrl = 3 } }
+ * in both encodings. The caller counts (prescan), allocates the arrays, fills
+ * this in and walks; the walk fills resources and scopes and hands each item to
+ * the signal's callback with its slot index (0 .. cap[2]-1).
+ */
+struct otlp__env {
+	const char *names[3];          /* "resourceSpans", "scopeSpans", "spans" */
+	struct tl_resource *resources; /* cap[0] slots */
+	struct tl_scope *scopes;       /* cap[1] slots */
+	size_t cap[3];                 /* resources, scopes, items allocated */
+	size_t used[3];                /* ... filled so far (start at 0) */
+	/* Decodes one item into slot, setting its resource and scope. */
+	int (*pb_item)(struct otlp__dec *d, const uint8_t *p, size_t n, size_t slot, const struct tl_resource *res,
+		       const struct tl_scope *sc, void *ctx);
+	int (*js_item)(struct otlp__dec *d, const struct json_t *v, size_t slot, const struct tl_resource *res,
+		       const struct tl_scope *sc, void *ctx);
+	void *ctx;
+};
+
+/* Allocates the signal's batch arrays for cnt[3] (resources, scopes, items) and
+ * points env->resources, env->scopes and env->cap at them. Returns 0 or an error
+ * code (recorded). */
+typedef int (*otlp__env_alloc_fn)(struct otlp__dec *d, struct otlp__env *env, const size_t cnt[3]);
+
+/* A whole request, either encoding: checks/parses data, counts, calls alloc and
+ * walks. Errors are recorded with their path; the caller finishes them. */
+int otlp__pb_request(struct otlp__dec *d, const void *data, size_t len, struct otlp__env *env,
+		     otlp__env_alloc_fn alloc);
+int otlp__js_request(struct otlp__dec *d, const void *data, size_t len, struct otlp__env *env,
+		     otlp__env_alloc_fn alloc);
+
+/* Allocates a batch's arrays for cnt (resources, scopes, items of item_size
+ * bytes) into env and *items (NULL where not allocated; env->cap = cnt).
+ * TL_ETOOBIG ("... (<cnt[2]> <what>)") when over the ceiling. */
+int otlp__env_arrays(struct otlp__dec *d, struct otlp__env *env, const size_t cnt[3], size_t item_size,
+		     const char *what, void **items);
+/* Ends a decode: on error finishes the message and zeroes the counts, else
+ * stores the filled counts (env->used). */
+void otlp__env_finish(struct otlp__dec *d, int rc, const struct otlp__env *env, size_t *n_res, size_t *n_scopes,
+		      size_t *n_items);
+
+/* A trace request into out (otlp_decode_traces_*): proto names the envelope and
+ * sets pb_item (protobuf) or js_item (JSON); its ctx is replaced by out. */
+int otlp__decode_traces(const void *data, size_t len, struct tl_arena *arena, const struct otlp_limits *lim, int ext,
+			const struct otlp__env *proto, struct tl_batch *out, struct otlp_error *err);
+
+/* Counts resources, scopes and items of a protobuf request into out; stops
+ * quietly at bad input (the walk reports it). */
+void otlp__pb_prescan(const uint8_t *p, size_t n, size_t out[3]);
+/* Walks a protobuf request; errors are recorded with their path. */
+int otlp__pb_envelope(struct otlp__dec *d, const uint8_t *p, size_t n, struct otlp__env *env);
+/* Finds root[names[0]] (*top; NULL when absent) and counts into out; TL_EJSON
+ * when it is not an array. Nested type errors are left to the walk. */
+int otlp__js_prescan(struct otlp__dec *d, const struct json_t *root, const char *const names[3],
+		     const struct json_t **top, size_t out[3]);
+/* Walks the resource array top (may be NULL). */
+int otlp__js_envelope(struct otlp__dec *d, const struct json_t *top, struct otlp__env *env);
+
 #endif

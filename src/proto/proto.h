@@ -26,8 +26,9 @@ struct pb_field {
 
 static inline void pb_reader_init(struct pb_reader *r, const void *p, size_t n)
 {
+	/* An empty message may come as (NULL, 0): no pointer arithmetic on NULL. */
 	r->p = (const uint8_t *)p;
-	r->end = r->p + n;
+	r->end = p ? r->p + n : r->p;
 }
 
 /*
