@@ -41,7 +41,8 @@ int store__decode(const void *data, size_t len, struct tl_arena *arena, const st
  * instant is not in the snapshot; one that landed before it but whose effect
  * on memory is not applied yet can only concern chunks whose ids the reader
  * sees in memory (direct segments, pending traces being written), and those
- * are checked or skipped by id. Call with s->mu held; COMMIT ends it.
+ * are checked or skipped by id. lock_and_pin takes s->mu and pins: it returns
+ * 0 with the mutex held, or TL_ESTORE with it released. COMMIT ends the snapshot.
  */
 static int pin_snapshot(sqlite3 *db)
 {
@@ -56,6 +57,16 @@ static int pin_snapshot(sqlite3 *db)
 	if (rc)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+static int lock_and_pin(struct store *s, sqlite3 *db)
+{
+	pthread_mutex_lock(&s->mu);
+	if (pin_snapshot(db) < 0) {
+		pthread_mutex_unlock(&s->mu);
+		return TL_ESTORE;
+	}
+	return 0;
 }
 
 /* ---- list ---------------------------------------------------------------------- */
@@ -239,12 +250,8 @@ int store_list_traces(struct store *s, const struct store_trace_filter *f, struc
 	/* 1. Pending traces of this tenant: accepted batches not yet in the
 	 * assembler, then the assembler's traces (whose summaries already include
 	 * their table row). */
-	pthread_mutex_lock(&s->mu);
-	if (pin_snapshot(db) < 0) {
-		pthread_mutex_unlock(&s->mu);
-		rc = TL_ESTORE;
+	if ((rc = lock_and_pin(s, db)) < 0)
 		goto out;
-	}
 	in_txn = 1;
 	add_item_segs(&p, &np, &pcap, &dl, &s->as, s->inflight, f->tenant);
 	add_item_segs(&p, &np, &pcap, &dl, &s->as, s->qhead, f->tenant);
@@ -505,12 +512,8 @@ int store_get_trace(struct store *s, const char *tenant, const uint8_t trace_id[
 	 * committed as a chunk meanwhile has its chunk id already (a pending trace
 	 * from its creation, a direct segment from its store_append): read from
 	 * memory, and skip those chunks whether they are committed or not. */
-	pthread_mutex_lock(&s->mu);
-	if (pin_snapshot(db) < 0) {
-		pthread_mutex_unlock(&s->mu);
-		rc = TL_ESTORE;
+	if ((rc = lock_and_pin(s, db)) < 0)
 		goto out;
-	}
 	in_txn = 1;
 	struct store__ptrace *t = store__asm_find(&s->as, tenant, trace_id, h);
 	if (t) {
